@@ -1,0 +1,166 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/raftkv/raftkv/proto/fsmpb"
+)
+
+// KeyValue is one stored key as returned by Get and List. Its slices are
+// the caller's own copies.
+type KeyValue struct {
+	// Key is the key's bytes.
+	Key []byte
+	// Value is the stored value; empty (never nil) for an empty value.
+	Value []byte
+	// CreateIndex is the raft index of the Put that created the key.
+	CreateIndex uint64
+	// ModIndex is the raft index of the last Put to the key.
+	ModIndex uint64
+}
+
+// NodeMeta is the replicated address record of one node, written by a
+// SetNodeMeta command.
+type NodeMeta struct {
+	// GRPCAddr is the node's client-facing gRPC address.
+	GRPCAddr string
+	// RaftAddr is the node's raft transport address.
+	RaftAddr string
+}
+
+// Get returns the value of key, or ErrNotFound. An invalid key gives an
+// error wrapping ErrInvalidArgument. The read is local: freshness is the
+// caller's concern.
+func (s *Store) Get(key []byte) (KeyValue, error) {
+	if err := ValidateKey(key); err != nil {
+		return KeyValue{}, err
+	}
+	var kv KeyValue
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketData).Get(key)
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		kv, err = decodeKeyValue(key, v)
+		return err
+	})
+	if err != nil {
+		return KeyValue{}, err
+	}
+	return kv, nil
+}
+
+// List returns the keys that start with prefix, in ascending byte order,
+// at most limit of them. limit <= 0 or > MaxListLimit means MaxListLimit.
+// more is true when further keys matched beyond the ones returned. An empty
+// prefix matches every key; a prefix over MaxKeyBytes gives an error
+// wrapping ErrInvalidArgument. The whole result comes from one read
+// transaction, so it is a consistent view.
+func (s *Store) List(prefix []byte, limit int) (kvs []KeyValue, more bool, err error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return nil, false, err
+	}
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	err = s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketData).Cursor()
+		var k, v []byte
+		if len(prefix) == 0 {
+			k, v = c.First()
+		} else {
+			k, v = c.Seek(prefix)
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(kvs) == limit {
+				more = true
+				return nil
+			}
+			kv, err := decodeKeyValue(k, v)
+			if err != nil {
+				return err
+			}
+			kvs = append(kvs, kv)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return kvs, more, nil
+}
+
+// decodeKeyValue turns a data-bucket entry into a KeyValue that owns its
+// memory. bbolt's slices are only valid inside the transaction: the key is
+// cloned, and proto.Unmarshal copies bytes fields out of its input.
+func decodeKeyValue(k, v []byte) (KeyValue, error) {
+	var sv fsmpb.StoredValue
+	if err := proto.Unmarshal(v, &sv); err != nil {
+		return KeyValue{}, fmt.Errorf("decode stored value of a %d-byte key: %w", len(k), err)
+	}
+	value := sv.GetValue()
+	if value == nil {
+		value = []byte{}
+	}
+	return KeyValue{
+		Key:         bytes.Clone(k),
+		Value:       value,
+		CreateIndex: sv.GetCreateIndex(),
+		ModIndex:    sv.GetModIndex(),
+	}, nil
+}
+
+// NodeMeta returns the recorded addresses of node id. ok is false when no
+// record exists or the store cannot be read (closed, or a damaged record,
+// which is logged).
+func (s *Store) NodeMeta(id string) (meta NodeMeta, ok bool) {
+	err := s.view(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketNodes).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		var err error
+		meta, err = decodeNodeMeta(v)
+		ok = err == nil
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.log.Error("read node meta", "node_id", id, "err", err)
+	}
+	return meta, ok
+}
+
+// AllNodeMeta returns every recorded node, keyed by node id. The map is
+// the caller's own and is empty, not nil, when no node is recorded.
+func (s *Store) AllNodeMeta() (map[string]NodeMeta, error) {
+	out := make(map[string]NodeMeta)
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+			m, err := decodeNodeMeta(v)
+			if err != nil {
+				return fmt.Errorf("node %q: %w", k, err)
+			}
+			out[string(k)] = m
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeNodeMeta parses a nodes-bucket value.
+func decodeNodeMeta(v []byte) (NodeMeta, error) {
+	var m fsmpb.NodeMeta
+	if err := proto.Unmarshal(v, &m); err != nil {
+		return NodeMeta{}, fmt.Errorf("decode node meta: %w", err)
+	}
+	return NodeMeta{GRPCAddr: m.GetGrpcAddr(), RaftAddr: m.GetRaftAddr()}, nil
+}
