@@ -1,0 +1,209 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
+)
+
+// Client talks to a raftkv cluster. It is safe for concurrent use. Create it
+// with New and release it with Close.
+type Client struct {
+	cfg       Config
+	log       *slog.Logger
+	endpoints []string // configured endpoints, deduplicated, in order
+
+	mu sync.Mutex
+	// The fields below are guarded by mu.
+	conns   map[string]*grpc.ClientConn // one connection per address
+	leader  string                      // leader's gRPC address; "" unknown
+	term    uint64                      // highest term seen in a response header
+	members []string                    // gRPC addresses learned from Members
+	next    int                         // round-robin cursor over candidates
+	closed  bool
+}
+
+// New validates cfg and returns a Client. It does not contact the cluster:
+// connections are made lazily, and the membership and the leader are learned
+// on the first call.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c := &Client{
+		cfg:   cfg,
+		log:   cfg.Logger.With("component", "client"),
+		conns: make(map[string]*grpc.ClientConn),
+	}
+	for _, ep := range cfg.Endpoints {
+		if !slices.Contains(c.endpoints, ep) {
+			c.endpoints = append(c.endpoints, ep)
+		}
+	}
+	// Build the configured endpoints' connections now (this does no I/O) so a
+	// malformed address is reported by New rather than by the first call.
+	for _, ep := range c.endpoints {
+		if _, err := c.conn(ep); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Close closes every connection. Calls in flight fail, and later calls return
+// ErrClosed. Close is idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	conns := c.conns
+	c.conns = nil
+	c.closed = true
+	c.mu.Unlock()
+	var errs []error
+	for addr, cc := range conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close connection to %s: %w", addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Leader returns the client gRPC address of the node the client currently
+// believes to be the leader, or "" when it does not know.
+func (c *Client) Leader() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.leader
+}
+
+// conn returns the connection to addr, creating it on first use. grpc.NewClient
+// does not dial; the connection is made by the first RPC, bounded by
+// DialTimeout.
+func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if cc, ok := c.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUserAgent("raftkv-client"),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			// Reconnect quickly: a restarted member should be usable again
+			// within a couple of seconds, not after gRPC's default 2 minutes.
+			Backoff: backoff.Config{
+				BaseDelay:  100 * time.Millisecond,
+				Multiplier: 1.6,
+				Jitter:     0.2,
+				MaxDelay:   max(c.cfg.DialTimeout, time.Second),
+			},
+			MinConnectTimeout: c.cfg.DialTimeout,
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: endpoint %q: %w", ErrInvalidArgument, addr, err)
+	}
+	c.conns[addr] = cc
+	return cc, nil
+}
+
+// isClosed reports whether Close has been called.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// observe updates the leader from a response header. Headers from a term older
+// than one already seen are ignored: they come from a node that has not yet
+// heard of the newer leader.
+func (c *Client) observe(h *kvpb.ResponseHeader) {
+	if h == nil || h.GetLeaderAddr() == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h.GetTerm() < c.term {
+		return
+	}
+	c.term = h.GetTerm()
+	c.setLeaderLocked(h.GetLeaderAddr(), h.GetLeaderId())
+}
+
+// followHint records a NOT_LEADER hint.
+func (c *Client) followHint(addr, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setLeaderLocked(addr, id)
+}
+
+// setLeaderLocked changes the believed leader, logging changes. c.mu is held.
+func (c *Client) setLeaderLocked(addr, id string) {
+	if addr == c.leader {
+		return
+	}
+	c.log.Info("leader changed", "leader_id", id, "leader_addr", addr, "previous", c.leader, "term", c.term)
+	c.leader = addr
+}
+
+// forgetLeader drops addr as the believed leader (if it still is).
+func (c *Client) forgetLeader(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader == addr {
+		c.log.Debug("leader forgotten", "leader_addr", addr)
+		c.leader = ""
+	}
+}
+
+// learn records the members' gRPC addresses as failover candidates.
+func (c *Client) learn(members []*kvpb.Member) {
+	var addrs []string
+	for _, m := range members {
+		if a := m.GetGrpcAddr(); a != "" && !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members = addrs
+}
+
+// candidatesLocked returns every address worth trying: the configured endpoints,
+// then the learned members not among them.
+func (c *Client) candidatesLocked() []string {
+	out := slices.Clone(c.endpoints)
+	for _, m := range c.members {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// nextCandidate returns the next address in round-robin order and how many
+// candidates there are.
+func (c *Client) nextCandidate() (addr string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cands := c.candidatesLocked()
+	addr = cands[c.next%len(cands)]
+	c.next++
+	return addr, len(cands)
+}

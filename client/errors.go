@@ -1,0 +1,136 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors. Every error returned by a Client method that matches one
+// of these wraps it, so callers test with errors.Is. The wrapped text carries
+// the server's (or transport's) message, which says what to fix.
+var (
+	// ErrNotFound means the key does not exist.
+	ErrNotFound = errors.New("key not found")
+	// ErrInvalidArgument means the request (or the Config) is malformed, for
+	// example an empty or oversized key. It is never retried.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrNoLeader means the cluster had no leader until the call's deadline,
+	// typically during an election or when a quorum is lost.
+	ErrNoLeader = errors.New("no leader")
+	// ErrOutcomeUnknown means a write reached the cluster but its result was
+	// lost: it may or may not have been applied. The client never retries
+	// such a write; the caller must decide (for example by reading the key).
+	ErrOutcomeUnknown = errors.New("write outcome unknown")
+	// ErrUnavailable means no member could serve the request in time: they
+	// were unreachable, shutting down or overloaded.
+	ErrUnavailable = errors.New("cluster unavailable")
+	// ErrClosed means the Client was closed.
+	ErrClosed = errors.New("client closed")
+)
+
+// ErrorInfo reasons sent by the server in the raftkv.io domain (see the rpc
+// package's error contract).
+const (
+	errorDomain          = "raftkv.io"
+	reasonNotLeader      = "NOT_LEADER"
+	reasonNoLeader       = "NO_LEADER"
+	reasonNotProposed    = "NOT_PROPOSED"
+	reasonShuttingDown   = "SHUTTING_DOWN"
+	reasonOutcomeUnknown = "OUTCOME_UNKNOWN"
+)
+
+// failure is one failed attempt, decoded from its gRPC status.
+type failure struct {
+	target     string     // address the attempt was sent to
+	code       codes.Code // gRPC status code
+	reason     string     // ErrorInfo reason in errorDomain; "" when absent
+	msg        string     // status message
+	leaderID   string     // NOT_LEADER hint
+	leaderAddr string     // NOT_LEADER hint: the leader's client gRPC address
+}
+
+// transport reports whether the failure came from the connection rather
+// than from raftkv's server logic: Unavailable with no raftkv ErrorInfo.
+func (f failure) transport() bool {
+	return f.code == codes.Unavailable && f.reason == ""
+}
+
+// classify decodes an RPC error returned by gRPC for an attempt on target.
+func classify(target string, err error) failure {
+	st := status.Convert(err)
+	f := failure{target: target, code: st.Code(), msg: st.Message()}
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetDomain() != errorDomain {
+			continue
+		}
+		f.reason = info.GetReason()
+		f.leaderID = info.GetMetadata()["leader_id"]
+		f.leaderAddr = info.GetMetadata()["leader_addr"]
+		break
+	}
+	return f
+}
+
+// toError turns a failure into the error handed to the caller. It is the one
+// place where gRPC statuses become client sentinels. write says whether the
+// call was a write; sent says whether the request may have reached a server
+// (see invoke for how that is decided).
+func (f failure) toError(write, sent bool) error {
+	switch f.code {
+	case codes.NotFound:
+		return withDetail(ErrNotFound, f.msg)
+	case codes.InvalidArgument:
+		return withDetail(ErrInvalidArgument, f.msg)
+	case codes.FailedPrecondition:
+		if f.reason == reasonNotLeader {
+			return fmt.Errorf("%w: %s is not the leader (leader %q at %q): %s",
+				ErrUnavailable, f.target, f.leaderID, f.leaderAddr, f.msg)
+		}
+	case codes.Unavailable:
+		switch f.reason {
+		case reasonNoLeader:
+			return fmt.Errorf("%w: %s: %s", ErrNoLeader, f.target, f.msg)
+		case reasonNotProposed, reasonShuttingDown:
+			// Nothing was applied; the caller may retry.
+		case "":
+			if write && sent {
+				return fmt.Errorf("%w: connection to %s failed after the write was sent: %s",
+					ErrOutcomeUnknown, f.target, f.msg)
+			}
+		default: // OUTCOME_UNKNOWN, or a reason this client does not know
+			if write {
+				return fmt.Errorf("%w: %s: %s (the write may or may not have been applied)",
+					ErrOutcomeUnknown, f.target, f.msg)
+			}
+		}
+		return fmt.Errorf("%w: %s: %s", ErrUnavailable, f.target, f.msg)
+	case codes.DeadlineExceeded, codes.Canceled:
+		ctxErr := context.DeadlineExceeded
+		if f.code == codes.Canceled {
+			ctxErr = context.Canceled
+		}
+		if write && sent {
+			return fmt.Errorf("%w: %w while waiting for %s (the write may or may not have been applied)",
+				ErrOutcomeUnknown, ctxErr, f.target)
+		}
+		return fmt.Errorf("%w: %s: %s", ctxErr, f.target, f.msg)
+	}
+	return fmt.Errorf("%s: server error %s: %s", f.target, f.code, f.msg)
+}
+
+// withDetail wraps sentinel with the server's message, without repeating the
+// sentinel's own words when the server already starts with them.
+func withDetail(sentinel error, msg string) error {
+	msg = strings.TrimPrefix(strings.TrimPrefix(msg, sentinel.Error()), ": ")
+	if msg == "" {
+		return sentinel
+	}
+	return fmt.Errorf("%w: %s", sentinel, msg)
+}

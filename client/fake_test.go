@@ -1,0 +1,290 @@
+package client
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
+)
+
+// script decides the outcome of the call-th call (1-based) of one method on a
+// fakeNode: a non-nil error fails the call, nil lets it succeed.
+type script func(ctx context.Context, call int) error
+
+// fakeNode is a scripted raftkv server (KV and Cluster services) on a real
+// loopback TCP listener, so connection refusal and loss are real too.
+type fakeNode struct {
+	kvpb.UnimplementedKVServer
+	kvpb.UnimplementedClusterServer
+
+	id   string
+	addr string
+	srv  *grpc.Server
+
+	mu sync.Mutex
+	// The fields below are guarded by mu.
+	leaderAddr string            // leader_addr in headers
+	members    []*kvpb.Member    // Members answer; nil means only this node
+	scripts    map[string]script // per method; missing means success
+	calls      map[string]int    // calls per method
+	lastList   *kvpb.ListRequest // last List request received
+}
+
+// startFake starts a fakeNode that believes itself the leader.
+func startFake(t *testing.T, id string) *fakeNode {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	n := &fakeNode{
+		id:      id,
+		addr:    lis.Addr().String(),
+		srv:     grpc.NewServer(),
+		scripts: make(map[string]script),
+		calls:   make(map[string]int),
+	}
+	n.leaderAddr = n.addr
+	kvpb.RegisterKVServer(n.srv, n)
+	kvpb.RegisterClusterServer(n.srv, n)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = n.srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		n.srv.Stop()
+		<-done
+	})
+	return n
+}
+
+// deadAddr returns a loopback address on which connections are refused.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := lis.Addr().String()
+	if err := lis.Close(); err != nil {
+		t.Fatalf("close listener: %v", err)
+	}
+	return addr
+}
+
+// script sets the script of method ("Put", "Get", "Members", …).
+func (n *fakeNode) script(method string, s script) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.scripts[method] = s
+}
+
+// setLeader sets the leader address the node reports.
+func (n *fakeNode) setLeader(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.leaderAddr = addr
+}
+
+// setMembers sets the Members answer.
+func (n *fakeNode) setMembers(ms ...*kvpb.Member) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.members = ms
+}
+
+// count returns how many calls of method the node received.
+func (n *fakeNode) count(method string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.calls[method]
+}
+
+// enter records a call of method and runs its script.
+func (n *fakeNode) enter(ctx context.Context, method string) error {
+	n.mu.Lock()
+	n.calls[method]++
+	call, s := n.calls[method], n.scripts[method]
+	n.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s(ctx, call)
+}
+
+// header is the node's current response header.
+func (n *fakeNode) header() *kvpb.ResponseHeader {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return &kvpb.ResponseHeader{NodeId: n.id, LeaderAddr: n.leaderAddr, Term: 1, AppliedIndex: 7}
+}
+
+// Put implements kvpb.KVServer.
+func (n *fakeNode) Put(ctx context.Context, _ *kvpb.PutRequest) (*kvpb.PutResponse, error) {
+	if err := n.enter(ctx, "Put"); err != nil {
+		return nil, err
+	}
+	return &kvpb.PutResponse{Header: n.header(), Index: 8}, nil
+}
+
+// Get implements kvpb.KVServer.
+func (n *fakeNode) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	if err := n.enter(ctx, "Get"); err != nil {
+		return nil, err
+	}
+	kv := &kvpb.KeyValue{Key: req.GetKey(), Value: []byte("v-" + n.id), CreateIndex: 3, ModIndex: 5}
+	return &kvpb.GetResponse{Header: n.header(), Kv: kv}, nil
+}
+
+// Delete implements kvpb.KVServer.
+func (n *fakeNode) Delete(ctx context.Context, _ *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
+	if err := n.enter(ctx, "Delete"); err != nil {
+		return nil, err
+	}
+	return &kvpb.DeleteResponse{Header: n.header(), Index: 9, Deleted: true}, nil
+}
+
+// List implements kvpb.KVServer.
+func (n *fakeNode) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListResponse, error) {
+	n.mu.Lock()
+	n.lastList = req
+	n.mu.Unlock()
+	if err := n.enter(ctx, "List"); err != nil {
+		return nil, err
+	}
+	kvs := []*kvpb.KeyValue{
+		{Key: []byte(string(req.GetPrefix()) + "a"), Value: []byte("1")},
+		{Key: []byte(string(req.GetPrefix()) + "b"), Value: []byte("2")},
+	}
+	return &kvpb.ListResponse{Header: n.header(), Kvs: kvs, More: true}, nil
+}
+
+// Members implements kvpb.ClusterServer.
+func (n *fakeNode) Members(ctx context.Context, _ *kvpb.MembersRequest) (*kvpb.MembersResponse, error) {
+	if err := n.enter(ctx, "Members"); err != nil {
+		return nil, err
+	}
+	h := n.header()
+	n.mu.Lock()
+	ms := n.members
+	n.mu.Unlock()
+	if ms == nil {
+		ms = []*kvpb.Member{{Id: n.id, GrpcAddr: n.addr, RaftAddr: "raft-" + n.id, Voter: true, Leader: h.GetLeaderAddr() == n.addr}}
+	}
+	return &kvpb.MembersResponse{Header: h, Members: ms}, nil
+}
+
+// Status implements kvpb.ClusterServer.
+func (n *fakeNode) Status(ctx context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusResponse, error) {
+	if err := n.enter(ctx, "Status"); err != nil {
+		return nil, err
+	}
+	return &kvpb.StatusResponse{
+		Header: n.header(), Id: n.id, GrpcAddr: n.addr, RaftAddr: "raft-" + n.id, Role: "follower",
+		Voter: true, Term: 1, LastLogIndex: 10, CommitIndex: 9, AppliedIndex: 8, LastContactMs: -1,
+	}, nil
+}
+
+// raftkvErr builds a status error carrying a raftkv ErrorInfo, as the rpc
+// package sends it.
+func raftkvErr(code codes.Code, reason string, md map[string]string) error {
+	st, err := status.New(code, strings.ToLower(strings.ReplaceAll(reason, "_", " "))).
+		WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: errorDomain, Metadata: md})
+	if err != nil {
+		panic(err) // a bug in the test itself
+	}
+	return st.Err()
+}
+
+// notLeader is the NOT_LEADER status pointing at leader.
+func notLeader(leader *fakeNode) error {
+	return raftkvErr(codes.FailedPrecondition, reasonNotLeader,
+		map[string]string{"leader_id": leader.id, "leader_addr": leader.addr})
+}
+
+// failFirst fails the first n calls with err, then succeeds.
+func failFirst(n int, err error) script {
+	return func(_ context.Context, call int) error {
+		if call <= n {
+			return err
+		}
+		return nil
+	}
+}
+
+// always fails every call with err.
+func always(err error) script {
+	return func(context.Context, int) error { return err }
+}
+
+// hang blocks until the call's context ends.
+func hang(ctx context.Context, _ int) error {
+	<-ctx.Done()
+	return status.FromContextError(ctx.Err()).Err()
+}
+
+// newTestClient returns a Client with fast timeouts, logging to the test.
+func newTestClient(t *testing.T, endpoints ...string) *Client {
+	t.Helper()
+	return newTestClientConfig(t, Config{Endpoints: endpoints})
+}
+
+// newTestClientConfig fills in fast test timeouts where cfg has none.
+func newTestClientConfig(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 500 * time.Millisecond
+	}
+	if cfg.BackoffBase == 0 {
+		cfg.BackoffBase = time.Millisecond
+	}
+	if cfg.BackoffMax == 0 {
+		cfg.BackoffMax = 10 * time.Millisecond
+	}
+	cfg.Logger = testLogger(t)
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// testLogger sends Debug logs to the test output, shown only on failure.
+func testLogger(t *testing.T) *slog.Logger {
+	var w io.Writer = t.Output()
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// testCtx returns a context bounded well below the test timeout.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,163 @@
+package client
+
+import (
+	"time"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
+)
+
+// Header describes the node that answered a request.
+type Header struct {
+	// NodeID is the id of the node that served the request.
+	NodeID string
+	// LeaderID is the leader's id as the serving node knows it ("" if none).
+	LeaderID string
+	// LeaderAddr is the leader's client gRPC address ("" if unknown).
+	LeaderAddr string
+	// Term is the serving node's raft term.
+	Term uint64
+	// AppliedIndex is the last raft index applied by the serving node.
+	AppliedIndex uint64
+}
+
+// KeyValue is one stored key.
+type KeyValue struct {
+	// Key is the key.
+	Key string
+	// Value is the stored value.
+	Value []byte
+	// CreateIndex is the raft index of the write that created the key.
+	CreateIndex uint64
+	// ModIndex is the raft index of the last write to the key.
+	ModIndex uint64
+}
+
+// PutResponse is the result of Put.
+type PutResponse struct {
+	// Header describes the serving node.
+	Header Header
+	// Index is the raft log index at which the write was committed.
+	Index uint64
+}
+
+// GetResponse is the result of Get.
+type GetResponse struct {
+	// Header describes the serving node.
+	Header Header
+	// KV is the key and its value.
+	KV KeyValue
+}
+
+// DeleteResponse is the result of Delete.
+type DeleteResponse struct {
+	// Header describes the serving node.
+	Header Header
+	// Index is the raft log index at which the delete was committed.
+	Index uint64
+	// Deleted is true when the key existed.
+	Deleted bool
+}
+
+// ListResponse is the result of List.
+type ListResponse struct {
+	// Header describes the serving node.
+	Header Header
+	// KVs are the matching keys in ascending byte order.
+	KVs []KeyValue
+	// More is true when further keys matched beyond the limit.
+	More bool
+}
+
+// Member is one server in the cluster's raft configuration.
+type Member struct {
+	// ID is the node's stable id.
+	ID string
+	// GRPCAddr is the node's client gRPC address ("" until it registered).
+	GRPCAddr string
+	// RaftAddr is the node's raft transport address.
+	RaftAddr string
+	// Voter is true for voting members.
+	Voter bool
+	// Leader is true for the leader as the answering node sees it.
+	Leader bool
+}
+
+// Status is one node's own view of its raft state.
+type Status struct {
+	// Header describes the serving node.
+	Header Header
+	// ID is the node's id.
+	ID string
+	// GRPCAddr is the node's client gRPC address.
+	GRPCAddr string
+	// RaftAddr is the node's raft address.
+	RaftAddr string
+	// Role is "leader", "follower", "candidate" or "shutdown".
+	Role string
+	// Voter is true when the node is a voting member.
+	Voter bool
+	// Term is the node's current term.
+	Term uint64
+	// LastLogIndex is the index of the last entry in the node's log.
+	LastLogIndex uint64
+	// CommitIndex is the highest index the node knows to be committed.
+	CommitIndex uint64
+	// AppliedIndex is the last index applied to the node's state machine.
+	AppliedIndex uint64
+	// LastContact is the time since the node last heard from a leader, with
+	// millisecond precision: 0 on the leader, -1 if never.
+	LastContact time.Duration
+}
+
+// headerFrom converts a wire header.
+func headerFrom(h *kvpb.ResponseHeader) Header {
+	return Header{
+		NodeID:       h.GetNodeId(),
+		LeaderID:     h.GetLeaderId(),
+		LeaderAddr:   h.GetLeaderAddr(),
+		Term:         h.GetTerm(),
+		AppliedIndex: h.GetAppliedIndex(),
+	}
+}
+
+// keyValueFrom converts a wire key-value.
+func keyValueFrom(kv *kvpb.KeyValue) KeyValue {
+	return KeyValue{
+		Key:         string(kv.GetKey()),
+		Value:       kv.GetValue(),
+		CreateIndex: kv.GetCreateIndex(),
+		ModIndex:    kv.GetModIndex(),
+	}
+}
+
+// memberFrom converts a wire member.
+func memberFrom(m *kvpb.Member) Member {
+	return Member{
+		ID:       m.GetId(),
+		GRPCAddr: m.GetGrpcAddr(),
+		RaftAddr: m.GetRaftAddr(),
+		Voter:    m.GetVoter(),
+		Leader:   m.GetLeader(),
+	}
+}
+
+// statusFrom converts a wire status.
+func statusFrom(s *kvpb.StatusResponse) *Status {
+	lc := time.Duration(-1)
+	if ms := s.GetLastContactMs(); ms >= 0 {
+		lc = time.Duration(ms) * time.Millisecond
+	}
+	return &Status{
+		Header:       headerFrom(s.GetHeader()),
+		ID:           s.GetId(),
+		GRPCAddr:     s.GetGrpcAddr(),
+		RaftAddr:     s.GetRaftAddr(),
+		Role:         s.GetRole(),
+		Voter:        s.GetVoter(),
+		Term:         s.GetTerm(),
+		LastLogIndex: s.GetLastLogIndex(),
+		CommitIndex:  s.GetCommitIndex(),
+		AppliedIndex: s.GetAppliedIndex(),
+		LastContact:  lc,
+	}
+}

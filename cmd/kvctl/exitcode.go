@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/raftkv/raftkv/client"
+)
+
+// Exit codes of kvctl. They are part of its interface: scripts rely on them,
+// and exitCodesHelp (shown by `kvctl --help` and copied into the README)
+// documents them.
+const (
+	exitOK             = 0 // success
+	exitError          = 1 // any other error
+	exitUsage          = 2 // bad flags or arguments, or a request the server rejected as invalid
+	exitNotFound       = 3 // the key does not exist
+	exitUnavailable    = 4 // no leader, timeout, or members unreachable
+	exitOutcomeUnknown = 5 // a write may or may not have been applied
+)
+
+// exitCodesHelp documents the exit codes for `kvctl --help` and the README.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  other error
+  2  usage error or invalid argument (bad flag or arguments, invalid key or value)
+  3  key not found
+  4  cluster unavailable (no leader, timeout, members unreachable); for
+     "cluster status": at least one member did not answer
+  5  write outcome unknown: the write may or may not have been applied, so
+     read the key back before retrying it`
+
+// usageError marks an error caused by how kvctl was invoked.
+type usageError struct{ err error }
+
+// Error implements error.
+func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the underlying error.
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCode maps an error returned by a command to kvctl's exit code. It is
+// the only place where errors become exit codes. ErrOutcomeUnknown is tested
+// first: a write caught by the timeout in flight wraps both it and
+// context.DeadlineExceeded, and "may have been applied" is what matters.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, client.ErrOutcomeUnknown):
+		return exitOutcomeUnknown
+	case errors.Is(err, client.ErrInvalidArgument):
+		return exitUsage
+	case errors.Is(err, client.ErrNotFound):
+		return exitNotFound
+	case errors.Is(err, client.ErrNoLeader),
+		errors.Is(err, client.ErrUnavailable),
+		errors.Is(err, context.DeadlineExceeded):
+		return exitUnavailable
+	default:
+		return exitError
+	}
+}
