@@ -1,0 +1,94 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/raftkv/raftkv/server"
+)
+
+// errUsage marks flag and configuration errors (exit code 2).
+var errUsage = errors.New("usage error")
+
+// parseFlags turns the command line into a validated server configuration and
+// the process logger. Nothing starts before this returns without error.
+func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, error) {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("kvd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: kvd [flags]\n\nkvd runs one raftkv node.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.NodeID, "node-id", "", "stable node id, e.g. n1 (required)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for store.db and raft/ (required)")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", "127.0.0.1:7001", "client gRPC listen address")
+	fs.StringVar(&cfg.AdvertiseGRPCAddr, "advertise-grpc-addr", "", "client gRPC address announced to the cluster (default: --grpc-addr)")
+	fs.StringVar(&cfg.Raft.RaftBindAddr, "raft-addr", "127.0.0.1:7101", "raft transport listen address")
+	fs.StringVar(&cfg.Raft.RaftAdvertiseAddr, "advertise-raft-addr", "", "raft address announced to peers (default: --raft-addr)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "admin HTTP address for /livez /readyz /status (empty: disabled)")
+	fs.BoolVar(&cfg.Raft.Bootstrap, "bootstrap", false, "form a new cluster on first start (ignored when data exists)")
+	initial := fs.String("initial-cluster", "", "with --bootstrap: every voter as id=raft-addr,... (default: this node alone)")
+	join := fs.String("join", "", "client gRPC addresses of existing members to join through, comma-separated")
+	fs.DurationVar(&cfg.Raft.HeartbeatTimeout, "heartbeat-timeout", cfg.Raft.HeartbeatTimeout, "raft heartbeat timeout")
+	fs.DurationVar(&cfg.Raft.ElectionTimeout, "election-timeout", cfg.Raft.ElectionTimeout, "raft election timeout")
+	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
+	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, nil, err
+		}
+		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	cfg.Logger = logger
+	if cfg.Raft.InitialCluster, err = server.ParseInitialCluster(*initial); err != nil {
+		return cfg, nil, fmt.Errorf("%w: --initial-cluster: %w", errUsage, err)
+	}
+	if len(cfg.Raft.InitialCluster) > 0 && !cfg.Raft.Bootstrap {
+		return cfg, nil, fmt.Errorf("%w: --initial-cluster needs --bootstrap", errUsage)
+	}
+	for _, a := range strings.Split(*join, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.JoinAddrs = append(cfg.JoinAddrs, a)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, logger, nil
+}
+
+// newLogger builds the process logger; it is also made the slog default,
+// which only main may do.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	switch format {
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+	logger := slog.New(h)
+	slog.SetDefault(logger)
+	return logger, nil
+}

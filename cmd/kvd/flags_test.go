@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestParseFlags(t *testing.T) {
+	valid := []string{"--node-id", "n1", "--data-dir", "/tmp/x", "--grpc-addr", "127.0.0.1:7001", "--raft-addr", "127.0.0.1:7101"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" = valid
+	}{
+		{"valid single node", valid, ""},
+		{"valid bootstrap cluster", append(valid, "--bootstrap", "--initial-cluster", "n1=127.0.0.1:7101,n2=127.0.0.1:7102"), ""},
+		{"valid join", append(valid, "--join", "127.0.0.1:7002, 127.0.0.1:7003"), ""},
+		{"missing node id", []string{"--data-dir", "/tmp/x"}, "node id is required"},
+		{"missing data dir", []string{"--node-id", "n1"}, "data dir is required"},
+		{"bad grpc addr", append(valid, "--grpc-addr", "nonsense"), "grpc address"},
+		{"initial cluster without bootstrap", append(valid, "--initial-cluster", "n1=127.0.0.1:7101"), "needs --bootstrap"},
+		{"malformed initial cluster", append(valid, "--bootstrap", "--initial-cluster", "n1"), "want id=host:port"},
+		{"duplicate initial cluster id", append(valid, "--bootstrap", "--initial-cluster", "n1=127.0.0.1:7101,n1=127.0.0.1:7102"), "twice"},
+		{"bootstrap and join", append(valid, "--bootstrap", "--join", "127.0.0.1:7002"), "exclusive"},
+		{"bad log level", append(valid, "--log-level", "loud"), "--log-level"},
+		{"bad log format", append(valid, "--log-format", "xml"), "--log-format"},
+		{"stray argument", append(valid, "extra"), "unexpected arguments"},
+		{"unknown flag", append(valid, "--nope"), "nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, logger, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("parseFlags: %v", err)
+				}
+				if cfg.NodeID != "n1" || logger == nil {
+					t.Fatalf("cfg = %+v", cfg)
+				}
+				return
+			}
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("err = %v, want a usage error", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %q, want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+	if _, _, err := parseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/store"
+)
+
+func TestToStatus(t *testing.T) {
+	leaderAddr := func(id raftnode.NodeID) string {
+		if id == "n2" {
+			return "127.0.0.1:7002"
+		}
+		return ""
+	}
+	wrap := func(err error) error { return fmt.Errorf("apply: %w", err) }
+	tests := []struct {
+		name     string
+		err      error
+		code     codes.Code
+		reason   string
+		internal bool
+	}{
+		{"not found", wrap(store.ErrNotFound), codes.NotFound, "", false},
+		{"invalid argument", wrap(fmt.Errorf("%w: key is empty", store.ErrInvalidArgument)), codes.InvalidArgument, "", false},
+		{"not leader with hint", wrap(&raftnode.NotLeaderError{LeaderID: "n2", LeaderRaftAddr: "127.0.0.1:7102"}), codes.FailedPrecondition, ReasonNotLeader, false},
+		{"not leader bare", raftnode.ErrNotLeader, codes.Unavailable, ReasonNoLeader, false},
+		{"no leader", wrap(raftnode.ErrNoLeader), codes.Unavailable, ReasonNoLeader, false},
+		{"leader address unknown", wrap(errNotForwardable), codes.Unavailable, ReasonNoLeader, false},
+		{"not proposed", wrap(raftnode.ErrNotProposed), codes.Unavailable, ReasonNotProposed, false},
+		{"outcome unknown", wrap(raftnode.ErrOutcomeUnknown), codes.Unavailable, ReasonOutcomeUnknown, false},
+		{"outcome unknown beats deadline", fmt.Errorf("%w: %w", raftnode.ErrOutcomeUnknown, context.DeadlineExceeded), codes.Unavailable, ReasonOutcomeUnknown, false},
+		{"shutdown", wrap(raftnode.ErrShutdown), codes.Unavailable, ReasonShuttingDown, false},
+		{"store closed", wrap(store.ErrClosed), codes.Unavailable, ReasonShuttingDown, false},
+		{"deadline", wrap(context.DeadlineExceeded), codes.DeadlineExceeded, "", false},
+		{"canceled", wrap(context.Canceled), codes.Canceled, "", false},
+		{"status passes through", withReason(codes.Unavailable, "from leader", ReasonNoLeader, nil), codes.Unavailable, ReasonNoLeader, false},
+		{"unknown", errors.New("disk on fire"), codes.Internal, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, known := toStatus(tt.err, leaderAddr)
+			st := status.Convert(got)
+			if st.Code() != tt.code {
+				t.Errorf("code = %v, want %v", st.Code(), tt.code)
+			}
+			if r := reasonOf(got); r != tt.reason {
+				t.Errorf("reason = %q, want %q", r, tt.reason)
+			}
+			if known == tt.internal {
+				t.Errorf("known = %v, want %v", known, !tt.internal)
+			}
+		})
+	}
+	if got, _ := toStatus(nil, leaderAddr); got != nil {
+		t.Errorf("toStatus(nil) = %v", got)
+	}
+}
+
+func TestToStatus_NotLeaderCarriesHint(t *testing.T) {
+	err, _ := toStatus(&raftnode.NotLeaderError{LeaderID: "n2"}, func(raftnode.NodeID) string { return "127.0.0.1:7002" })
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if info.Metadata["leader_id"] != "n2" || info.Metadata["leader_addr"] != "127.0.0.1:7002" || info.Domain != ErrorDomain {
+				t.Fatalf("metadata = %v domain %q", info.Metadata, info.Domain)
+			}
+			return
+		}
+	}
+	t.Fatal("no ErrorInfo in NOT_LEADER status")
+}

@@ -1,0 +1,112 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
+	"github.com/raftkv/raftkv/store"
+)
+
+// maxListResponseBytes keeps a List response under gRPC's default 4 MiB
+// receive limit: keys and values past it are left for the next page
+// (more=true). The first key is always returned, so paging makes progress.
+const maxListResponseBytes = 3 << 20
+
+// Put implements kvpb.KVServer.
+func (s *Server) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutResponse, error) {
+	cmd, err := store.PutCommand(req.GetKey(), req.GetValue())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.node.Apply(ctx, cmd)
+	if err != nil {
+		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.PutResponse, error) {
+			return kvpb.NewKVClient(cc).Put(ctx, req, opts...)
+		})
+	}
+	if _, err := applyResult(res); err != nil {
+		return nil, err
+	}
+	return &kvpb.PutResponse{Header: s.header(), Index: res.Index}, nil
+}
+
+// Delete implements kvpb.KVServer.
+func (s *Server) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
+	cmd, err := store.DeleteCommand(req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.node.Apply(ctx, cmd)
+	if err != nil {
+		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.DeleteResponse, error) {
+			return kvpb.NewKVClient(cc).Delete(ctx, req, opts...)
+		})
+	}
+	r, err := applyResult(res)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.DeleteResponse{Header: s.header(), Index: res.Index, Deleted: r.Deleted}, nil
+}
+
+// Get implements kvpb.KVServer. The read is linearizable: the node confirms
+// it is still the leader and has applied everything committed before the
+// read started (raftnode.Node.LinearizableRead), then reads bbolt locally.
+func (s *Server) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	if err := store.ValidateKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	if err := s.node.LinearizableRead(ctx); err != nil {
+		return forwardOr(ctx, s, err, false, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.GetResponse, error) {
+			return kvpb.NewKVClient(cc).Get(ctx, req, opts...)
+		})
+	}
+	kv, err := s.reader.Get(req.GetKey())
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.GetResponse{Header: s.header(), Kv: toProtoKV(kv)}, nil
+}
+
+// List implements kvpb.KVServer with the same linearizable read as Get.
+func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListResponse, error) {
+	if err := store.ValidatePrefix(req.GetPrefix()); err != nil {
+		return nil, err
+	}
+	if req.GetLimit() < 0 {
+		return nil, invalidArgument("limit is %d; it must be 0 (server maximum %d) or positive", req.GetLimit(), store.MaxListLimit)
+	}
+	if err := s.node.LinearizableRead(ctx); err != nil {
+		return forwardOr(ctx, s, err, false, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ListResponse, error) {
+			return kvpb.NewKVClient(cc).List(ctx, req, opts...)
+		})
+	}
+	limit := int(min(req.GetLimit(), int64(store.MaxListLimit)))
+	kvs, more, err := s.reader.List(req.GetPrefix(), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*kvpb.KeyValue, 0, len(kvs))
+	size := 0
+	for i, kv := range kvs {
+		size += len(kv.Key) + len(kv.Value)
+		if i > 0 && size > maxListResponseBytes {
+			more = true
+			break
+		}
+		out = append(out, toProtoKV(kv))
+	}
+	return &kvpb.ListResponse{Header: s.header(), Kvs: out, More: more}, nil
+}
+
+func toProtoKV(kv store.KeyValue) *kvpb.KeyValue {
+	return &kvpb.KeyValue{Key: kv.Key, Value: kv.Value, CreateIndex: kv.CreateIndex, ModIndex: kv.ModIndex}
+}
+
+// invalidArgument builds an InvalidArgument error whose message says what to fix.
+func invalidArgument(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{store.ErrInvalidArgument}, args...)...)
+}

@@ -1,0 +1,189 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/health"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
+	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/store"
+)
+
+// Consensus is what the handlers need from the raft node. *raftnode.Node
+// implements it. All methods are safe for concurrent use.
+type Consensus interface {
+	// ID is this node's stable id.
+	ID() raftnode.NodeID
+	// Apply proposes cmd and waits until it is committed and applied here.
+	Apply(ctx context.Context, cmd []byte) (raftnode.ApplyResult, error)
+	// LinearizableRead returns once a read of the local state machine is
+	// linearizable, or a *raftnode.NotLeaderError / raftnode.ErrNoLeader.
+	LinearizableRead(ctx context.Context) error
+	// Leader returns the leader's id and raft address ("" when unknown).
+	Leader() (raftnode.NodeID, string)
+	// Status reports this node's raft state.
+	Status() raftnode.Status
+	// Members lists the latest raft configuration.
+	Members(ctx context.Context) ([]raftnode.Member, error)
+	// AddVoter adds or updates a voter (leader only).
+	AddVoter(ctx context.Context, id raftnode.NodeID, raftAddr string) error
+	// LeaderChanged returns a channel closed at the next leadership change.
+	LeaderChanged() <-chan struct{}
+}
+
+// Reader is what the handlers need from the local state machine. *store.Store
+// implements it. Reads are local and never block on the network.
+type Reader interface {
+	// Get returns one key or store.ErrNotFound.
+	Get(key []byte) (store.KeyValue, error)
+	// List returns up to limit keys with prefix, and whether more matched.
+	List(prefix []byte, limit int) ([]store.KeyValue, bool, error)
+	// NodeMeta returns the replicated addresses of one node.
+	NodeMeta(id string) (store.NodeMeta, bool)
+	// AppliedIndex is the last raft index applied locally.
+	AppliedIndex() uint64
+}
+
+// Config configures a Server.
+type Config struct {
+	// GRPCAddr is this node's advertised client gRPC address. Required.
+	GRPCAddr string
+	// JoinAddrs are client gRPC addresses of existing members that this node
+	// asks to add it to the cluster; empty when the node was bootstrapped.
+	JoinAddrs []string
+	// ForwardTimeout bounds one forwarded call when the caller's context has
+	// no deadline. 0 means 10s.
+	ForwardTimeout time.Duration
+	// DefaultDeadline is applied to incoming calls without a deadline.
+	// 0 means 10s.
+	DefaultDeadline time.Duration
+	// RegisterRetry is the pause between self-registration attempts.
+	// 0 means 100ms.
+	RegisterRetry time.Duration
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.ForwardTimeout <= 0 {
+		c.ForwardTimeout = 10 * time.Second
+	}
+	if c.DefaultDeadline <= 0 {
+		c.DefaultDeadline = 10 * time.Second
+	}
+	if c.RegisterRetry <= 0 {
+		c.RegisterRetry = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Validate reports a configuration error before anything starts.
+func (c Config) Validate() error {
+	if c.GRPCAddr == "" {
+		return errors.New("rpc: GRPCAddr is required")
+	}
+	return nil
+}
+
+// Server implements kvpb.KVServer and kvpb.ClusterServer.
+type Server struct {
+	kvpb.UnimplementedKVServer
+	kvpb.UnimplementedClusterServer
+
+	cfg    Config
+	node   Consensus
+	reader Reader
+	log    *slog.Logger
+	health *health.Server
+	fwd    *forwarder
+
+	closeOnce sync.Once
+	done      chan struct{} // closed by Close; stops background loops
+	wg        sync.WaitGroup
+}
+
+// NewServer builds a Server. Call Start to run its background loops and
+// Close to stop them.
+func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	log := cfg.Logger.With("component", "rpc", "node_id", string(node.ID()))
+	return &Server{
+		cfg:    cfg,
+		node:   node,
+		reader: reader,
+		log:    log,
+		health: health.NewServer(),
+		fwd:    newForwarder(cfg.ForwardTimeout),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// Start runs the health updater and the self-registration loop until Close.
+func (s *Server) Start() {
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.watchHealth() }()
+	go func() { defer s.wg.Done(); s.registerSelf() }()
+}
+
+// Close marks the node NOT_SERVING, stops background loops and closes
+// forwarding connections. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.health.Shutdown()
+		close(s.done)
+		s.wg.Wait()
+		s.fwd.close()
+	})
+	return nil
+}
+
+// leaderAddr resolves a leader id to its client address.
+func (s *Server) leaderAddr(id raftnode.NodeID) string {
+	if id == "" {
+		return ""
+	}
+	if id == s.node.ID() {
+		return s.cfg.GRPCAddr
+	}
+	meta, ok := s.reader.NodeMeta(string(id))
+	if !ok {
+		return ""
+	}
+	return meta.GRPCAddr
+}
+
+// header describes this node for a response.
+func (s *Server) header() *kvpb.ResponseHeader {
+	st := s.node.Status()
+	return &kvpb.ResponseHeader{
+		NodeId:       string(s.node.ID()),
+		LeaderId:     string(st.LeaderID),
+		LeaderAddr:   s.leaderAddr(st.LeaderID),
+		Term:         st.Term,
+		AppliedIndex: s.reader.AppliedIndex(),
+	}
+}
+
+// applyResult checks the state machine's answer to an applied command.
+func applyResult(res raftnode.ApplyResult) (store.Result, error) {
+	r, ok := res.Response.(store.Result)
+	if !ok {
+		return store.Result{}, fmt.Errorf("unexpected apply response %T", res.Response)
+	}
+	if r.Err != nil {
+		return r, r.Err
+	}
+	return r, nil
+}

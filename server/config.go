@@ -1,0 +1,123 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/raftkv/raftkv/raftnode"
+)
+
+// Config describes one node. Zero values are filled from DefaultConfig by
+// Start only for the timing fields; identity and addresses are required.
+type Config struct {
+	// NodeID is the node's stable id (never its address). Required.
+	NodeID string
+	// DataDir holds store.db (the bbolt state machine) and raft/ (raft log,
+	// stable store and snapshots). Required; created if missing.
+	DataDir string
+	// GRPCAddr is the client gRPC listen address, e.g. "127.0.0.1:7001"
+	// (port 0 picks a free port). Required.
+	GRPCAddr string
+	// AdvertiseGRPCAddr is the client address other nodes and clients use;
+	// "" means the listen address.
+	AdvertiseGRPCAddr string
+	// HTTPAddr is the admin HTTP listen address (/livez, /readyz, /status);
+	// "" disables it.
+	HTTPAddr string
+	// Raft configures consensus; its ID, DataDir and Logger are set by Start.
+	Raft raftnode.Config
+	// JoinAddrs are client gRPC addresses of existing members to join
+	// through when this node is not bootstrapped.
+	JoinAddrs []string
+	// Logger receives all logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with raft's LAN defaults and no identity.
+func DefaultConfig() Config {
+	return Config{Raft: raftnode.DefaultConfig()}
+}
+
+// Validate reports the first configuration error, before anything starts.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node id is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if err := checkHostPort("grpc address", c.GRPCAddr); err != nil {
+		errs = append(errs, err)
+	}
+	if c.HTTPAddr != "" {
+		if err := checkHostPort("http address", c.HTTPAddr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Raft.Bootstrap && len(c.JoinAddrs) > 0 {
+		errs = append(errs, errors.New("bootstrap and join are exclusive: bootstrap forms a new cluster, join enters an existing one"))
+	}
+	rc := c.raftConfig()
+	if err := rc.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("raft: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// raftConfig is the raft configuration with the node's identity filled in.
+func (c Config) raftConfig() raftnode.Config {
+	rc := c.Raft
+	rc.ID = raftnode.NodeID(c.NodeID)
+	if rc.DataDir == "" && c.DataDir != "" {
+		rc.DataDir = c.DataDir + "/raft"
+	}
+	rc.Logger = c.logger()
+	return rc
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.Logger
+}
+
+// ParseInitialCluster parses "n1=127.0.0.1:7101,n2=127.0.0.1:7102" into
+// raft servers, rejecting empty, duplicate or malformed entries.
+func ParseInitialCluster(s string) ([]raftnode.Server, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []raftnode.Server
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		id, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("initial cluster entry %q: want id=host:port", part)
+		}
+		if err := checkHostPort("initial cluster entry "+id, addr); err != nil {
+			return nil, err
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("initial cluster lists node %q twice", id)
+		}
+		seen[id] = true
+		out = append(out, raftnode.Server{ID: raftnode.NodeID(id), RaftAddr: addr})
+	}
+	return out, nil
+}
+
+func checkHostPort(what, addr string) error {
+	if addr == "" {
+		return fmt.Errorf("%s is required", what)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s %q: want host:port: %w", what, addr, err)
+	}
+	return nil
+}

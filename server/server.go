@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/rpc"
+	"github.com/raftkv/raftkv/store"
+)
+
+// shutdownGrace bounds how long Close waits for in-flight gRPC calls and
+// HTTP requests before cutting them off.
+const shutdownGrace = 5 * time.Second
+
+// Server is one running raftkv node.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	st   *store.Store
+	node *raftnode.Node
+	api  *rpc.Server
+	gs   *grpc.Server
+	lis  net.Listener
+	http *http.Server
+	hlis net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+	serveErr  chan error // size 2: one slot per serving goroutine, never blocks
+}
+
+// Start opens the store, starts raft and begins serving gRPC (and HTTP when
+// configured). On error everything already started is stopped again.
+func Start(cfg Config) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.logger().With("node_id", cfg.NodeID)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	s = &Server{cfg: cfg, log: log, serveErr: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+
+	if s.lis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen grpc: %w", err)
+	}
+	if cfg.HTTPAddr != "" {
+		if s.hlis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("listen http: %w", err)
+		}
+	}
+	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "store.db"), &store.Options{Logger: log}); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if s.node, err = raftnode.New(cfg.raftConfig(), stateMachine{s.st}); err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	s.api, err = rpc.NewServer(rpc.Config{
+		GRPCAddr:  s.GRPCAddr(),
+		JoinAddrs: cfg.JoinAddrs,
+		Logger:    log,
+	}, s.node, s.st)
+	if err != nil {
+		return nil, err
+	}
+	s.api.Start()
+	s.gs = rpc.NewGRPCServer(s.api)
+	s.serve("grpc", func() error { return s.gs.Serve(s.lis) })
+	if s.hlis != nil {
+		s.http = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
+		s.serve("http", func() error { return s.http.Serve(s.hlis) })
+	}
+	log.Info("node started", "grpc_addr", s.GRPCAddr(), "raft_addr", s.node.RaftAddr(), "http_addr", s.HTTPAddr())
+	return s, nil
+}
+
+// serve runs fn in an owned goroutine; an unexpected return is reported on
+// Done.
+func (s *Server) serve(name string, fn func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, http.ErrServerClosed) {
+			s.serveErr <- fmt.Errorf("%s server: %w", name, err)
+		}
+	}()
+}
+
+// Done returns a channel that yields an error if a listener fails while the
+// node runs.
+func (s *Server) Done() <-chan error { return s.serveErr }
+
+// GRPCAddr is the advertised client gRPC address.
+func (s *Server) GRPCAddr() string {
+	if s.cfg.AdvertiseGRPCAddr != "" {
+		return s.cfg.AdvertiseGRPCAddr
+	}
+	if s.lis == nil {
+		return s.cfg.GRPCAddr
+	}
+	return s.lis.Addr().String()
+}
+
+// HTTPAddr is the admin HTTP address ("" when disabled).
+func (s *Server) HTTPAddr() string {
+	if s.hlis == nil {
+		return ""
+	}
+	return s.hlis.Addr().String()
+}
+
+// ID is the node's id.
+func (s *Server) ID() string { return s.cfg.NodeID }
+
+// Node exposes the raft node, for tests and status reporting.
+func (s *Server) Node() *raftnode.Node { return s.node }
+
+// Store exposes the local state machine, for tests that inspect replicas.
+func (s *Server) Store() *store.Store { return s.st }
+
+// Close shuts the node down in order: health goes NOT_SERVING, gRPC drains
+// (then is cut off after a grace period), the admin server stops, raft shuts
+// down, and the store closes last. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.api != nil {
+			errs = append(errs, s.api.Close())
+		}
+		if s.gs != nil {
+			stopped := make(chan struct{})
+			go func() { s.gs.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(shutdownGrace):
+				s.gs.Stop()
+				<-stopped
+			}
+		} else if s.lis != nil {
+			errs = append(errs, s.lis.Close())
+		}
+		if s.http != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			errs = append(errs, s.http.Shutdown(ctx))
+			cancel()
+		} else if s.hlis != nil {
+			errs = append(errs, s.hlis.Close())
+		}
+		if s.node != nil {
+			errs = append(errs, s.node.Close())
+		}
+		if s.st != nil {
+			errs = append(errs, s.st.Close())
+		}
+		s.wg.Wait()
+		s.closeErr = errors.Join(errs...)
+		s.log.Info("node stopped")
+	})
+	return s.closeErr
+}
