@@ -1,0 +1,200 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/raftkv/raftkv/client"
+	"github.com/raftkv/raftkv/server/servertest"
+)
+
+// binDir holds kvd and kvctl built once for the whole package.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "raftkv-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := func() int {
+		for _, name := range []string{"kvd", "kvctl"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+			cmd.Dir = repoRoot()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	return filepath.Dir(wd)
+}
+
+// procCluster is a three-node cluster of real kvd processes managed by
+// scripts/cluster.sh in a temporary directory on free ports.
+type procCluster struct {
+	t        *testing.T
+	dir      string
+	portBase int
+}
+
+func startCluster(t *testing.T) *procCluster {
+	t.Helper()
+	c := &procCluster{t: t, dir: t.TempDir(), portBase: freePortBase(t)}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.dumpLogs()
+		}
+		c.stopAll()
+	})
+	c.script("up")
+	return c
+}
+
+// script runs scripts/cluster.sh with this cluster's environment.
+func (c *procCluster) script(args ...string) string {
+	c.t.Helper()
+	out, err := c.scriptCmd(args...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (c *procCluster) endpoints() []string {
+	return []string{c.grpcAddr("n1"), c.grpcAddr("n2"), c.grpcAddr("n3")}
+}
+
+func (c *procCluster) grpcAddr(node string) string {
+	return fmt.Sprintf("127.0.0.1:%d", c.portBase+int(node[1]-'0'))
+}
+
+// leader asks the script which node leads, waiting until one does.
+func (c *procCluster) leader(timeout time.Duration) string {
+	c.t.Helper()
+	var leader string
+	servertest.WaitFor(c.t, timeout, "a leader", func() bool {
+		out, err := c.scriptCmd("leader").Output()
+		leader = strings.TrimSpace(string(out))
+		return err == nil && leader != ""
+	})
+	return leader
+}
+
+// scriptCmd builds a scripts/cluster.sh command with this cluster's environment.
+func (c *procCluster) scriptCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(repoRoot(), "scripts", "cluster.sh"), args...)
+	cmd.Env = append(os.Environ(),
+		"CLUSTER_DIR="+c.dir,
+		"BIN_DIR="+binDir,
+		fmt.Sprintf("PORT_BASE=%d", c.portBase),
+		"WAIT_SECONDS=30",
+	)
+	return cmd
+}
+
+// stopAll stops every node the script started, then SIGKILLs any recorded
+// PID still alive, so no process outlives the test.
+func (c *procCluster) stopAll() {
+	_ = c.scriptCmd("down").Run()
+	pids, _ := filepath.Glob(filepath.Join(c.dir, "*.pid"))
+	for _, f := range pids {
+		b, _ := os.ReadFile(f)
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func (c *procCluster) dumpLogs() {
+	for _, n := range []string{"n1", "n2", "n3"} {
+		b, err := os.ReadFile(filepath.Join(c.dir, n+".log"))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 60 {
+			lines = lines[len(lines)-60:]
+		}
+		c.t.Logf("---- %s log (last %d lines) ----\n%s", n, len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+// freePortBase picks a base such that base+1..3, base+101..103 and
+// base+201..203 are all free right now.
+func freePortBase(t *testing.T) int {
+	t.Helper()
+	for range 200 {
+		base := 20000 + rand.IntN(300)*100
+		ok := true
+		var ls []net.Listener
+		for _, off := range []int{1, 2, 3, 101, 102, 103, 201, 202, 203} {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+off))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			_ = l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port block found")
+	return 0
+}
+
+func newClient(t *testing.T, endpoints []string) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Config{Endpoints: endpoints, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("client.New: %v", err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	return cl
+}
+
+// kvctl runs the kvctl binary against the cluster and returns stdout,
+// stderr and the exit code.
+func (c *procCluster) kvctl(args ...string) (string, string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "kvctl"), append([]string{"--endpoints", strings.Join(c.endpoints(), ",")}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			c.t.Fatalf("kvctl %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return stdout.String(), stderr.String(), code
+}

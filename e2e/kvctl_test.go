@@ -1,0 +1,84 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestE2E_Kvctl drives the kvctl binary against real kvd processes: the
+// commands, their output formats and the documented exit codes.
+func TestE2E_Kvctl(t *testing.T) {
+	c := startCluster(t)
+
+	expect := func(wantCode int, wantOut string, args ...string) string {
+		t.Helper()
+		out, errOut, code := c.kvctl(args...)
+		if code != wantCode {
+			t.Fatalf("kvctl %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out, errOut)
+		}
+		if wantOut != "" && !strings.Contains(out, wantOut) {
+			t.Fatalf("kvctl %v: stdout %q does not contain %q", args, out, wantOut)
+		}
+		return out + errOut
+	}
+
+	expect(0, "OK", "put", "greeting", "hello")
+	expect(0, "hello", "get", "greeting")
+	expect(0, "OK", "put", "group/a", "1")
+	expect(0, "OK", "put", "group/b", "2")
+	expect(0, "OK", "put", "group/c", "3")
+	out := expect(0, "group/a", "get", "--prefix", "group/", "--limit", "2")
+	if strings.Contains(out, "group/c") {
+		t.Fatalf("--limit 2 returned group/c:\n%s", out)
+	}
+	expect(0, "1", "del", "group/b")
+	expect(0, "0", "del", "group/b")
+
+	// Missing key: exit 3 with a clear message on stderr.
+	if msg := expect(3, "", "get", "group/b"); !strings.Contains(msg, "not found") {
+		t.Fatalf("missing key message: %q", msg)
+	}
+	// Bad input: exit 2, and the message names the limit.
+	if msg := expect(2, "", "put", "", "v"); !strings.Contains(msg, "empty") {
+		t.Fatalf("empty key message: %q", msg)
+	}
+	if msg := expect(2, "", "put", strings.Repeat("k", 4097), "v"); !strings.Contains(msg, "4096") {
+		t.Fatalf("long key message: %q", msg)
+	}
+	expect(2, "", "put", "only-a-key")
+	expect(2, "", "frobnicate")
+
+	// JSON output is machine readable and carries the response header.
+	var got struct {
+		Header struct {
+			NodeID   string `json:"node_id"`
+			LeaderID string `json:"leader_id"`
+		} `json:"header"`
+	}
+	jsonOut := expect(0, "", "-w", "json", "get", "greeting")
+	if err := json.Unmarshal([]byte(jsonOut), &got); err != nil || got.Header.LeaderID == "" {
+		t.Fatalf("json get: %v, %+v\n%s", err, got, jsonOut)
+	}
+
+	for _, id := range []string{"n1", "n2", "n3"} {
+		expect(0, id, "member", "list", "-w", "table")
+	}
+	status := expect(0, "leader", "cluster", "status", "-w", "table")
+	if strings.Count(status, "follower") != 2 {
+		t.Fatalf("cluster status should show two followers:\n%s", status)
+	}
+	expect(0, "complete", "completion", "bash")
+
+	// A node that does not answer shows its error in its row and the
+	// command exits 4.
+	c.script("kill", "n3")
+	out, _, code := c.kvctl("cluster", "status", "-w", "table")
+	if code != 4 || !strings.Contains(out, "n3") || !strings.Contains(out, "refused") {
+		t.Fatalf("status with n3 down: exit %d\n%s", code, out)
+	}
+	// Writes still work with one node down.
+	expect(0, "OK", "put", "still", "writable")
+}
