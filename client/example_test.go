@@ -5,46 +5,124 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/raftkv/raftkv/client"
+	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/server"
 )
 
-// Example writes and reads a key on a three-node cluster started with
-// scripts/start-cluster.sh. It has no Output line because it needs a running
-// cluster; it is compiled by go test but not run.
+// Example starts a three-node cluster in this process (real raft over TCP,
+// real gRPC on 127.0.0.1), gives the client a single endpoint, and keeps
+// writing through a leader failure without any change by the caller.
 func Example() {
-	c, err := client.New(client.Config{
-		Endpoints: []string{"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"},
-	})
+	endpoints, stopNode, cleanup := startExampleCluster()
+	defer cleanup()
+
+	c, err := client.New(client.Config{Endpoints: endpoints[:1], DialTimeout: 2 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	put, err := c.Put(ctx, "greeting", []byte("hello"))
-	switch {
-	case errors.Is(err, client.ErrOutcomeUnknown):
-		// The write may or may not have been applied: read it back to find out.
-		log.Printf("put outcome unknown: %v", err)
-	case err != nil:
+	if _, err := c.Put(ctx, "greeting", []byte("hello")); err != nil {
 		log.Fatal(err)
-	default:
-		fmt.Println("committed at index", put.Index)
 	}
-
-	got, err := c.Get(ctx, "greeting")
-	if errors.Is(err, client.ErrNotFound) {
-		fmt.Println("no greeting")
-		return
-	}
+	got, err := c.Get(ctx, "greeting") // linearizable
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%s = %s (leader %s)\n", got.KV.Key, got.KV.Value, c.Leader())
+	fmt.Printf("%s = %s\n", got.KV.Key, got.KV.Value)
+
+	members, err := c.Members(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("members:", len(members))
+
+	// Stop the leader: the next write finds the new one by itself.
+	stopNode(got.Header.LeaderID)
+	_, err = c.Put(ctx, "greeting", []byte("hello again"))
+	switch {
+	case errors.Is(err, client.ErrOutcomeUnknown):
+		// Only when the leader died while committing this very write.
+		fmt.Println("outcome unknown: read the key to find out")
+	case err != nil:
+		log.Fatal(err)
+	}
+	got, err = c.Get(ctx, "greeting")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("after failover: %s = %s\n", got.KV.Key, got.KV.Value)
+
+	if _, err := c.Delete(ctx, "greeting"); err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.Get(ctx, "greeting")
+	fmt.Println("deleted:", errors.Is(err, client.ErrNotFound))
+	// Output:
+	// greeting = hello
+	// members: 3
+	// after failover: greeting = hello again
+	// deleted: true
+}
+
+// startExampleCluster starts n1..n3 in temporary directories on free
+// loopback ports and returns their client endpoints, a function that stops
+// one node by id, and a cleanup that stops the rest.
+func startExampleCluster() ([]string, func(id string), func()) {
+	dir, err := os.MkdirTemp("", "raftkv-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	var initial []raftnode.Server
+	var grpcAddrs []string
+	for i := 1; i <= 3; i++ {
+		initial = append(initial, raftnode.Server{ID: raftnode.NodeID(fmt.Sprintf("n%d", i)), RaftAddr: free()})
+		grpcAddrs = append(grpcAddrs, free())
+	}
+	nodes := map[string]*server.Server{}
+	for i, s := range initial {
+		cfg := server.DefaultConfig()
+		cfg.NodeID = string(s.ID)
+		cfg.DataDir = filepath.Join(dir, cfg.NodeID)
+		cfg.GRPCAddr = grpcAddrs[i]
+		cfg.Raft.RaftBindAddr = s.RaftAddr
+		cfg.Raft.Bootstrap = true
+		cfg.Raft.InitialCluster = initial
+		node, err := server.Start(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		nodes[cfg.NodeID] = node
+	}
+	stop := func(id string) {
+		if n, ok := nodes[id]; ok {
+			_ = n.Close()
+			delete(nodes, id)
+		}
+	}
+	cleanup := func() {
+		for id := range nodes {
+			stop(id)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return grpcAddrs, stop, cleanup
 }
 
 // ExampleClient_List lists keys under a prefix, at most ten of them.

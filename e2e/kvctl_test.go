@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -81,4 +83,18 @@ func TestE2E_Kvctl(t *testing.T) {
 	}
 	// Writes still work with one node down.
 	expect(0, "OK", "put", "still", "writable")
+
+	// SIGTERM shuts a node down in order and it exits by itself.
+	if out := c.script("stop", "n1"); strings.Contains(out, "SIGKILL") {
+		t.Fatalf("n1 did not stop on SIGTERM:\n%s", out)
+	}
+	logText, err := os.ReadFile(filepath.Join(c.dir, "n1.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"signal received", "raft node closed", "store closed", "node stopped"} {
+		if !strings.Contains(string(logText), want) {
+			t.Errorf("n1 log lacks %q after SIGTERM", want)
+		}
+	}
 }
