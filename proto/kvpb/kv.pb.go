@@ -24,6 +24,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Consistency is the guarantee a read asks for.
+type Consistency int32
+
+const (
+	// CONSISTENCY_UNSPECIFIED means LINEARIZABLE.
+	Consistency_CONSISTENCY_UNSPECIFIED Consistency = 0
+	// LINEARIZABLE reads see every write acknowledged before they started.
+	// Served by the leader after confirming its leadership.
+	Consistency_LINEARIZABLE Consistency = 1
+	// STALE reads are served from the answering node's local data with no
+	// network round trip; they may miss recent writes.
+	Consistency_STALE Consistency = 2
+	// BOUNDED reads are stale reads that the node refuses (UNAVAILABLE,
+	// reason STALE) when its data may be older than max_staleness_ms.
+	Consistency_BOUNDED Consistency = 3
+)
+
+// Enum value maps for Consistency.
+var (
+	Consistency_name = map[int32]string{
+		0: "CONSISTENCY_UNSPECIFIED",
+		1: "LINEARIZABLE",
+		2: "STALE",
+		3: "BOUNDED",
+	}
+	Consistency_value = map[string]int32{
+		"CONSISTENCY_UNSPECIFIED": 0,
+		"LINEARIZABLE":            1,
+		"STALE":                   2,
+		"BOUNDED":                 3,
+	}
+)
+
+func (x Consistency) Enum() *Consistency {
+	p := new(Consistency)
+	*p = x
+	return p
+}
+
+func (x Consistency) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Consistency) Descriptor() protoreflect.EnumDescriptor {
+	return file_kvpb_kv_proto_enumTypes[0].Descriptor()
+}
+
+func (Consistency) Type() protoreflect.EnumType {
+	return &file_kvpb_kv_proto_enumTypes[0]
+}
+
+func (x Consistency) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Consistency.Descriptor instead.
+func (Consistency) EnumDescriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{0}
+}
+
 // ResponseHeader is carried by every response so that a client can tell who
 // answered, who leads and how fresh the answer is.
 type ResponseHeader struct {
@@ -37,7 +97,19 @@ type ResponseHeader struct {
 	// term is the serving node's current raft term.
 	Term uint64 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	// applied_index is the last raft index applied to the serving node's state machine.
-	AppliedIndex  uint64 `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	AppliedIndex uint64 `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// leader_known is true when the serving node knows a current leader.
+	LeaderKnown bool `protobuf:"varint,6,opt,name=leader_known,json=leaderKnown,proto3" json:"leader_known,omitempty"`
+	// last_contact_ms is the time since the serving node last heard from a
+	// leader, in milliseconds: 0 on a leader that holds its lease, -1 if it
+	// never has since it started.
+	LastContactMs int64 `protobuf:"varint,7,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
+	// degraded is true when the serving node has lost contact with a quorum
+	// (see Degraded mode in the README): it serves stale reads only.
+	Degraded bool `protobuf:"varint,8,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// consistency is the level at which a read was actually served
+	// (UNSPECIFIED on writes).
+	Consistency   Consistency `protobuf:"varint,9,opt,name=consistency,proto3,enum=kv.v1.Consistency" json:"consistency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -105,6 +177,34 @@ func (x *ResponseHeader) GetAppliedIndex() uint64 {
 		return x.AppliedIndex
 	}
 	return 0
+}
+
+func (x *ResponseHeader) GetLeaderKnown() bool {
+	if x != nil {
+		return x.LeaderKnown
+	}
+	return false
+}
+
+func (x *ResponseHeader) GetLastContactMs() int64 {
+	if x != nil {
+		return x.LastContactMs
+	}
+	return 0
+}
+
+func (x *ResponseHeader) GetDegraded() bool {
+	if x != nil {
+		return x.Degraded
+	}
+	return false
+}
+
+func (x *ResponseHeader) GetConsistency() Consistency {
+	if x != nil {
+		return x.Consistency
+	}
+	return Consistency_CONSISTENCY_UNSPECIFIED
 }
 
 // KeyValue is one stored key.
@@ -294,7 +394,9 @@ func (x *PutResponse) GetIndex() uint64 {
 type GetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key must be 1..4096 bytes.
-	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// read selects the consistency of the read.
+	Read          *ReadOptions `protobuf:"bytes,2,opt,name=read,proto3" json:"read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -336,6 +438,80 @@ func (x *GetRequest) GetKey() []byte {
 	return nil
 }
 
+func (x *GetRequest) GetRead() *ReadOptions {
+	if x != nil {
+		return x.Read
+	}
+	return nil
+}
+
+// ReadOptions choose how fresh a read must be.
+type ReadOptions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// consistency defaults to LINEARIZABLE.
+	Consistency Consistency `protobuf:"varint,1,opt,name=consistency,proto3,enum=kv.v1.Consistency" json:"consistency,omitempty"`
+	// max_staleness_ms bounds BOUNDED reads: the node refuses when it has not
+	// heard from a leader for longer than this. Required (> 0) for BOUNDED.
+	MaxStalenessMs int64 `protobuf:"varint,2,opt,name=max_staleness_ms,json=maxStalenessMs,proto3" json:"max_staleness_ms,omitempty"`
+	// min_index makes STALE and BOUNDED reads read-your-writes: the node waits
+	// (briefly) until it has applied this raft index, or refuses with reason
+	// STALE. 0 means no minimum.
+	MinIndex      uint64 `protobuf:"varint,3,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadOptions) Reset() {
+	*x = ReadOptions{}
+	mi := &file_kvpb_kv_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadOptions) ProtoMessage() {}
+
+func (x *ReadOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadOptions.ProtoReflect.Descriptor instead.
+func (*ReadOptions) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ReadOptions) GetConsistency() Consistency {
+	if x != nil {
+		return x.Consistency
+	}
+	return Consistency_CONSISTENCY_UNSPECIFIED
+}
+
+func (x *ReadOptions) GetMaxStalenessMs() int64 {
+	if x != nil {
+		return x.MaxStalenessMs
+	}
+	return 0
+}
+
+func (x *ReadOptions) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
+}
+
 // GetResponse carries the key's current value.
 type GetResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -349,7 +525,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -361,7 +537,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -374,7 +550,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetResponse) GetHeader() *ResponseHeader {
@@ -402,7 +578,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +590,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +603,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -452,7 +628,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +640,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +653,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteResponse) GetHeader() *ResponseHeader {
@@ -507,14 +683,16 @@ type ListRequest struct {
 	// prefix selects keys starting with these bytes; empty means every key.
 	Prefix []byte `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// limit caps the number of keys returned; 0 means the server maximum (10000).
-	Limit         int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// read selects the consistency of the read.
+	Read          *ReadOptions `protobuf:"bytes,3,opt,name=read,proto3" json:"read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +704,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +717,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListRequest) GetPrefix() []byte {
@@ -554,6 +732,13 @@ func (x *ListRequest) GetLimit() int64 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListRequest) GetRead() *ReadOptions {
+	if x != nil {
+		return x.Read
+	}
+	return nil
 }
 
 // ListResponse carries keys in ascending byte order.
@@ -571,7 +756,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +768,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +781,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListResponse) GetHeader() *ResponseHeader {
@@ -639,7 +824,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +836,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +849,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Member) GetId() string {
@@ -711,7 +896,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +908,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +921,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
 }
 
 // MembersResponse lists members.
@@ -752,7 +937,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +949,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +962,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *MembersResponse) GetHeader() *ResponseHeader {
@@ -803,7 +988,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +1000,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +1013,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
 }
 
 // StatusResponse is one node's raft state.
@@ -863,7 +1048,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1060,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1073,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StatusResponse) GetHeader() *ResponseHeader {
@@ -983,7 +1168,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1180,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1193,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JoinRequest) GetId() string {
@@ -1043,7 +1228,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1240,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1253,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JoinResponse) GetHeader() *ResponseHeader {
@@ -1082,14 +1267,18 @@ var File_kvpb_kv_proto protoreflect.FileDescriptor
 
 const file_kvpb_kv_proto_rawDesc = "" +
 	"\n" +
-	"\rkvpb/kv.proto\x12\x05kv.v1\"\xa0\x01\n" +
+	"\rkvpb/kv.proto\x12\x05kv.v1\"\xbd\x02\n" +
 	"\x0eResponseHeader\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tleader_id\x18\x02 \x01(\tR\bleaderId\x12\x1f\n" +
 	"\vleader_addr\x18\x03 \x01(\tR\n" +
 	"leaderAddr\x12\x12\n" +
 	"\x04term\x18\x04 \x01(\x04R\x04term\x12#\n" +
-	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\"r\n" +
+	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12!\n" +
+	"\fleader_known\x18\x06 \x01(\bR\vleaderKnown\x12&\n" +
+	"\x0flast_contact_ms\x18\a \x01(\x03R\rlastContactMs\x12\x1a\n" +
+	"\bdegraded\x18\b \x01(\bR\bdegraded\x124\n" +
+	"\vconsistency\x18\t \x01(\x0e2\x12.kv.v1.ConsistencyR\vconsistency\"r\n" +
 	"\bKeyValue\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
@@ -1101,10 +1290,15 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"R\n" +
 	"\vPutResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"\x1e\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"F\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"]\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
+	"\x04read\x18\x02 \x01(\v2\x12.kv.v1.ReadOptionsR\x04read\"\x8a\x01\n" +
+	"\vReadOptions\x124\n" +
+	"\vconsistency\x18\x01 \x01(\x0e2\x12.kv.v1.ConsistencyR\vconsistency\x12(\n" +
+	"\x10max_staleness_ms\x18\x02 \x01(\x03R\x0emaxStalenessMs\x12\x1b\n" +
+	"\tmin_index\x18\x03 \x01(\x04R\bminIndex\"]\n" +
 	"\vGetResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x1f\n" +
 	"\x02kv\x18\x02 \x01(\v2\x0f.kv.v1.KeyValueR\x02kv\"!\n" +
@@ -1113,10 +1307,11 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x0eDeleteResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x18\n" +
-	"\adeleted\x18\x03 \x01(\bR\adeleted\";\n" +
+	"\adeleted\x18\x03 \x01(\bR\adeleted\"c\n" +
 	"\vListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x03R\x05limit\"t\n" +
+	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12&\n" +
+	"\x04read\x18\x03 \x01(\v2\x12.kv.v1.ReadOptionsR\x04read\"t\n" +
 	"\fListResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12!\n" +
 	"\x03kvs\x18\x02 \x03(\v2\x0f.kv.v1.KeyValueR\x03kvs\x12\x12\n" +
@@ -1150,7 +1345,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
 	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\"=\n" +
 	"\fJoinResponse\x12-\n" +
-	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header2\xc8\x01\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header*T\n" +
+	"\vConsistency\x12\x1b\n" +
+	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fLINEARIZABLE\x10\x01\x12\t\n" +
+	"\x05STALE\x10\x02\x12\v\n" +
+	"\aBOUNDED\x10\x032\xc8\x01\n" +
 	"\x02KV\x12,\n" +
 	"\x03Put\x12\x11.kv.v1.PutRequest\x1a\x12.kv.v1.PutResponse\x12,\n" +
 	"\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x125\n" +
@@ -1173,56 +1373,63 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 	return file_kvpb_kv_proto_rawDescData
 }
 
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_kvpb_kv_proto_goTypes = []any{
-	(*ResponseHeader)(nil),  // 0: kv.v1.ResponseHeader
-	(*KeyValue)(nil),        // 1: kv.v1.KeyValue
-	(*PutRequest)(nil),      // 2: kv.v1.PutRequest
-	(*PutResponse)(nil),     // 3: kv.v1.PutResponse
-	(*GetRequest)(nil),      // 4: kv.v1.GetRequest
-	(*GetResponse)(nil),     // 5: kv.v1.GetResponse
-	(*DeleteRequest)(nil),   // 6: kv.v1.DeleteRequest
-	(*DeleteResponse)(nil),  // 7: kv.v1.DeleteResponse
-	(*ListRequest)(nil),     // 8: kv.v1.ListRequest
-	(*ListResponse)(nil),    // 9: kv.v1.ListResponse
-	(*Member)(nil),          // 10: kv.v1.Member
-	(*MembersRequest)(nil),  // 11: kv.v1.MembersRequest
-	(*MembersResponse)(nil), // 12: kv.v1.MembersResponse
-	(*StatusRequest)(nil),   // 13: kv.v1.StatusRequest
-	(*StatusResponse)(nil),  // 14: kv.v1.StatusResponse
-	(*JoinRequest)(nil),     // 15: kv.v1.JoinRequest
-	(*JoinResponse)(nil),    // 16: kv.v1.JoinResponse
+	(Consistency)(0),        // 0: kv.v1.Consistency
+	(*ResponseHeader)(nil),  // 1: kv.v1.ResponseHeader
+	(*KeyValue)(nil),        // 2: kv.v1.KeyValue
+	(*PutRequest)(nil),      // 3: kv.v1.PutRequest
+	(*PutResponse)(nil),     // 4: kv.v1.PutResponse
+	(*GetRequest)(nil),      // 5: kv.v1.GetRequest
+	(*ReadOptions)(nil),     // 6: kv.v1.ReadOptions
+	(*GetResponse)(nil),     // 7: kv.v1.GetResponse
+	(*DeleteRequest)(nil),   // 8: kv.v1.DeleteRequest
+	(*DeleteResponse)(nil),  // 9: kv.v1.DeleteResponse
+	(*ListRequest)(nil),     // 10: kv.v1.ListRequest
+	(*ListResponse)(nil),    // 11: kv.v1.ListResponse
+	(*Member)(nil),          // 12: kv.v1.Member
+	(*MembersRequest)(nil),  // 13: kv.v1.MembersRequest
+	(*MembersResponse)(nil), // 14: kv.v1.MembersResponse
+	(*StatusRequest)(nil),   // 15: kv.v1.StatusRequest
+	(*StatusResponse)(nil),  // 16: kv.v1.StatusResponse
+	(*JoinRequest)(nil),     // 17: kv.v1.JoinRequest
+	(*JoinResponse)(nil),    // 18: kv.v1.JoinResponse
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
-	0,  // 0: kv.v1.PutResponse.header:type_name -> kv.v1.ResponseHeader
-	0,  // 1: kv.v1.GetResponse.header:type_name -> kv.v1.ResponseHeader
-	1,  // 2: kv.v1.GetResponse.kv:type_name -> kv.v1.KeyValue
-	0,  // 3: kv.v1.DeleteResponse.header:type_name -> kv.v1.ResponseHeader
-	0,  // 4: kv.v1.ListResponse.header:type_name -> kv.v1.ResponseHeader
-	1,  // 5: kv.v1.ListResponse.kvs:type_name -> kv.v1.KeyValue
-	0,  // 6: kv.v1.MembersResponse.header:type_name -> kv.v1.ResponseHeader
-	10, // 7: kv.v1.MembersResponse.members:type_name -> kv.v1.Member
-	0,  // 8: kv.v1.StatusResponse.header:type_name -> kv.v1.ResponseHeader
-	0,  // 9: kv.v1.JoinResponse.header:type_name -> kv.v1.ResponseHeader
-	2,  // 10: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
-	4,  // 11: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
-	6,  // 12: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
-	8,  // 13: kv.v1.KV.List:input_type -> kv.v1.ListRequest
-	11, // 14: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
-	13, // 15: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
-	15, // 16: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
-	3,  // 17: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
-	5,  // 18: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
-	7,  // 19: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
-	9,  // 20: kv.v1.KV.List:output_type -> kv.v1.ListResponse
-	12, // 21: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
-	14, // 22: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
-	16, // 23: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	0,  // 0: kv.v1.ResponseHeader.consistency:type_name -> kv.v1.Consistency
+	1,  // 1: kv.v1.PutResponse.header:type_name -> kv.v1.ResponseHeader
+	6,  // 2: kv.v1.GetRequest.read:type_name -> kv.v1.ReadOptions
+	0,  // 3: kv.v1.ReadOptions.consistency:type_name -> kv.v1.Consistency
+	1,  // 4: kv.v1.GetResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 5: kv.v1.GetResponse.kv:type_name -> kv.v1.KeyValue
+	1,  // 6: kv.v1.DeleteResponse.header:type_name -> kv.v1.ResponseHeader
+	6,  // 7: kv.v1.ListRequest.read:type_name -> kv.v1.ReadOptions
+	1,  // 8: kv.v1.ListResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 9: kv.v1.ListResponse.kvs:type_name -> kv.v1.KeyValue
+	1,  // 10: kv.v1.MembersResponse.header:type_name -> kv.v1.ResponseHeader
+	12, // 11: kv.v1.MembersResponse.members:type_name -> kv.v1.Member
+	1,  // 12: kv.v1.StatusResponse.header:type_name -> kv.v1.ResponseHeader
+	1,  // 13: kv.v1.JoinResponse.header:type_name -> kv.v1.ResponseHeader
+	3,  // 14: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
+	5,  // 15: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
+	8,  // 16: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
+	10, // 17: kv.v1.KV.List:input_type -> kv.v1.ListRequest
+	13, // 18: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
+	15, // 19: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
+	17, // 20: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
+	4,  // 21: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
+	7,  // 22: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
+	9,  // 23: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
+	11, // 24: kv.v1.KV.List:output_type -> kv.v1.ListResponse
+	14, // 25: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
+	16, // 26: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
+	18, // 27: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -1235,13 +1442,14 @@ func file_kvpb_kv_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   17,
+			NumEnums:      1,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
 		GoTypes:           file_kvpb_kv_proto_goTypes,
 		DependencyIndexes: file_kvpb_kv_proto_depIdxs,
+		EnumInfos:         file_kvpb_kv_proto_enumTypes,
 		MessageInfos:      file_kvpb_kv_proto_msgTypes,
 	}.Build()
 	File_kvpb_kv_proto = out.File
