@@ -59,6 +59,9 @@ func (n *Node) syncLeader() {
 	n.mu.Lock()
 	changed := NodeID(id) != n.leaderID || string(addr) != n.leaderAddr
 	if changed {
+		if n.leaderID != "" {
+			n.leaderLostAt = time.Now()
+		}
 		n.leaderID, n.leaderAddr = NodeID(id), string(addr)
 		close(n.leaderCh)
 		n.leaderCh = make(chan struct{})

@@ -34,6 +34,8 @@ type Node struct {
 	obsCh chan raft.Observation
 	kick  chan struct{} // size 1: coalesced wake-ups for the readiness loop
 
+	startedAt time.Time // when New began; the origin of "no leader contact yet"
+
 	started  chan struct{} // closed when New has finished wiring the node
 	stopping chan struct{} // closed when raft shutdown begins; wakes every waiter
 	done     chan struct{} // closed by Close to stop the node's goroutines
@@ -44,12 +46,13 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	mu         sync.Mutex    // guards the fields below
-	leaderID   NodeID        // last leader observed
-	leaderAddr string        // its raft address
-	leaderCh   chan struct{} // closed (and replaced) when the observed leader changes
-	readyTerm  uint64        // term whose leader barrier completed on this node
-	readyCh    chan struct{} // closed (and replaced) when readyTerm changes
+	mu           sync.Mutex    // guards the fields below
+	leaderID     NodeID        // last leader observed
+	leaderAddr   string        // its raft address
+	leaderCh     chan struct{} // closed (and replaced) when the observed leader changes
+	readyTerm    uint64        // term whose leader barrier completed on this node
+	readyCh      chan struct{} // closed (and replaced) when readyTerm changes
+	leaderLostAt time.Time     // when a known leader (possibly this node) was last lost
 }
 
 // raftDBFile is the name of the raft log and stable store in DataDir.
@@ -74,16 +77,17 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	hcl := newHCLogger(logger)
 
 	n := &Node{
-		id:       cfg.ID,
-		cfg:      cfg,
-		log:      logger,
-		obsCh:    make(chan raft.Observation, 16), // absorbs bursts; see startLeadership
-		kick:     make(chan struct{}, 1),
-		started:  make(chan struct{}),
-		stopping: make(chan struct{}),
-		done:     make(chan struct{}),
-		leaderCh: make(chan struct{}),
-		readyCh:  make(chan struct{}),
+		startedAt: time.Now(),
+		id:        cfg.ID,
+		cfg:       cfg,
+		log:       logger,
+		obsCh:     make(chan raft.Observation, 16), // absorbs bursts; see startLeadership
+		kick:      make(chan struct{}, 1),
+		started:   make(chan struct{}),
+		stopping:  make(chan struct{}),
+		done:      make(chan struct{}),
+		leaderCh:  make(chan struct{}),
+		readyCh:   make(chan struct{}),
 	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

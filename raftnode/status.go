@@ -37,6 +37,12 @@ type Status struct {
 	LeaderID NodeID
 	// LeaderAddr is the current leader's raft address, "" if unknown.
 	LeaderAddr string
+	// Degraded is true when the node has lost contact with a quorum: see
+	// Node.Degraded.
+	Degraded bool
+	// DegradedSince is when the node last heard from a leader (or started,
+	// or shut down), set only when Degraded.
+	DegradedSince time.Time
 }
 
 // Status returns the node's current status. It does not block.
@@ -62,6 +68,7 @@ func (n *Node) Status() Status {
 	default:
 		st.LastContact = time.Since(last)
 	}
+	st.Degraded, st.DegradedSince = n.degraded(state)
 	// Already resolved: raft answers from memory.
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, s := range f.Configuration().Servers {
@@ -72,4 +79,46 @@ func (n *Node) Status() Status {
 		}
 	}
 	return st
+}
+
+// Degraded reports whether the node has lost contact with a quorum, and
+// since when. Such a node cannot commit writes or serve linearizable reads,
+// so callers refuse them at once instead of waiting for a timeout; stale
+// reads of local data still work.
+//
+// A follower or candidate is degraded when it knows no leader, or has not
+// heard from one, for longer than the election timeout: a healthy cluster
+// elects a new leader well within that. A leader is never reported
+// degraded: hashicorp/raft makes a leader that cannot reach a quorum step
+// down after LeaderLeaseTimeout, after which the rule above applies. A node
+// that has never heard from a leader counts from its start, so a lone node
+// restarted while its peers are down is degraded one election timeout after
+// it starts.
+func (n *Node) Degraded() (bool, time.Time) {
+	return n.degraded(n.raft.State())
+}
+
+func (n *Node) degraded(state raft.RaftState) (bool, time.Time) {
+	switch state {
+	case raft.Leader:
+		return false, time.Time{}
+	case raft.Shutdown:
+		return true, time.Now()
+	}
+	// The last sign of a leader: a message from one (raft's LastContact),
+	// the moment this node stopped seeing one (a leader that stepped down
+	// has no LastContact of its own), or the node's start.
+	last := n.startedAt
+	if lc := n.raft.LastContact(); lc.After(last) {
+		last = lc
+	}
+	n.mu.Lock()
+	if n.leaderLostAt.After(last) {
+		last = n.leaderLostAt
+	}
+	n.mu.Unlock()
+	if time.Since(last) > n.cfg.ElectionTimeout {
+		return true, last
+	}
+	return false, time.Time{}
 }
