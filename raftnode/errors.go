@@ -3,6 +3,7 @@ package raftnode
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -39,7 +40,29 @@ var (
 	// ErrShutdown reports that the node is shut down or shutting down,
 	// either through Close or after a fatal state machine error.
 	ErrShutdown = errors.New("raftnode: node is shut down")
+
+	// ErrNoQuorum reports that the node has lost contact with a quorum (it
+	// is degraded, see Node.Degraded): writes and linearizable reads cannot
+	// succeed until it is restored. Nothing was proposed. The error is a
+	// *NoQuorumError carrying since when.
+	ErrNoQuorum = errors.New("raftnode: no quorum")
 )
+
+// NoQuorumError is returned, instead of waiting for a timeout, by Apply and
+// LinearizableRead on a degraded node.
+type NoQuorumError struct {
+	// Since is when the node last heard from a leader (or started).
+	Since time.Time
+}
+
+// Error implements error.
+func (e *NoQuorumError) Error() string {
+	return fmt.Sprintf("raftnode: no quorum: no contact with a leader since %s (%s ago)",
+		e.Since.UTC().Format(time.RFC3339Nano), time.Since(e.Since).Round(time.Millisecond))
+}
+
+// Is reports whether target is ErrNoQuorum.
+func (e *NoQuorumError) Is(target error) bool { return target == ErrNoQuorum }
 
 // NotLeaderError is returned instead of a bare ErrNotLeader when this node
 // knows who the leader is, so the caller can retry there at once.
@@ -99,8 +122,12 @@ func (n *Node) fromRaft(err error, f raft.Future) error {
 // *NotLeaderError with a hint when another node is known to lead,
 // ErrNoLeader otherwise, ErrShutdown once the node is down.
 func (n *Node) notLeader() error {
-	if n.raft.State() == raft.Shutdown {
+	state := n.raft.State()
+	if state == raft.Shutdown {
 		return ErrShutdown
+	}
+	if degraded, since := n.degraded(state); degraded {
+		return &NoQuorumError{Since: since}
 	}
 	addr, id := n.raft.LeaderWithID()
 	if id == "" || NodeID(id) == n.id {

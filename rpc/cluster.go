@@ -42,10 +42,6 @@ func (s *Server) Members(ctx context.Context, _ *kvpb.MembersRequest) (*kvpb.Mem
 // node and is never forwarded.
 func (s *Server) Status(_ context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusResponse, error) {
 	st := s.node.Status()
-	lastContact := int64(-1)
-	if st.LastContact >= 0 {
-		lastContact = st.LastContact.Milliseconds()
-	}
 	return &kvpb.StatusResponse{
 		Header:        s.header(),
 		Id:            string(st.ID),
@@ -57,7 +53,7 @@ func (s *Server) Status(_ context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusR
 		LastLogIndex:  st.LastLogIndex,
 		CommitIndex:   st.CommitIndex,
 		AppliedIndex:  s.reader.AppliedIndex(),
-		LastContactMs: lastContact,
+		LastContactMs: lastContactMillis(st.LastContact),
 	}, nil
 }
 

@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"errors"
+	"strconv"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -30,7 +32,26 @@ const (
 	ReasonOutcomeUnknown = "OUTCOME_UNKNOWN"
 	// ReasonShuttingDown: the node is stopping; try another node.
 	ReasonShuttingDown = "SHUTTING_DOWN"
+	// ReasonNoQuorum: the node has lost contact with a quorum (degraded);
+	// writes and linearizable reads cannot succeed there. Metadata carries
+	// node_id and since (RFC 3339, when it last heard from a leader).
+	ReasonNoQuorum = "NO_QUORUM"
+	// ReasonStale: a bounded or read-your-writes read was refused because
+	// the node's data may be too old; try another node or the leader.
+	// Metadata carries node_id, applied_index and last_contact_ms.
+	ReasonStale = "STALE"
 )
+
+// staleReadError refuses a BOUNDED or min_index read.
+type staleReadError struct {
+	applied     uint64
+	lastContact time.Duration // -1: never
+	why         string
+}
+
+func (e *staleReadError) Error() string {
+	return "stale read refused: " + e.why
+}
 
 // errNotForwardable is returned when a follower cannot forward a request
 // because it does not know the leader's client address yet.
@@ -47,7 +68,7 @@ type LeaderAddrFunc func(id raftnode.NodeID) string
 // table in STYLE.md §3.5). Errors that already are statuses (for example
 // from a forwarded call) pass through unchanged. The second result is false
 // for errors that map to Internal, which the caller logs.
-func toStatus(err error, leaderAddr LeaderAddrFunc) (error, bool) {
+func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool) {
 	if err == nil {
 		return nil, true
 	}
@@ -57,6 +78,8 @@ func toStatus(err error, leaderAddr LeaderAddrFunc) (error, bool) {
 		}
 	}
 	var nle *raftnode.NotLeaderError
+	var nqe *raftnode.NoQuorumError
+	var sre *staleReadError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error()), true
@@ -70,6 +93,17 @@ func toStatus(err error, leaderAddr LeaderAddrFunc) (error, bool) {
 		return withReason(codes.FailedPrecondition, err.Error(), ReasonNotLeader, map[string]string{
 			"leader_id":   string(nle.LeaderID),
 			"leader_addr": addr,
+		}), true
+	case errors.As(err, &nqe):
+		return withReason(codes.Unavailable, err.Error(), ReasonNoQuorum, map[string]string{
+			"node_id": nodeID,
+			"since":   nqe.Since.UTC().Format(time.RFC3339Nano),
+		}), true
+	case errors.As(err, &sre):
+		return withReason(codes.Unavailable, err.Error(), ReasonStale, map[string]string{
+			"node_id":         nodeID,
+			"applied_index":   strconv.FormatUint(sre.applied, 10),
+			"last_contact_ms": strconv.FormatInt(lastContactMillis(sre.lastContact), 10),
 		}), true
 	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrNoLeader), errors.Is(err, errNotForwardable):
 		return withReason(codes.Unavailable, err.Error(), ReasonNoLeader, nil), true

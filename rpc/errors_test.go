@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -43,11 +44,13 @@ func TestToStatus(t *testing.T) {
 		{"deadline", wrap(context.DeadlineExceeded), codes.DeadlineExceeded, "", false},
 		{"canceled", wrap(context.Canceled), codes.Canceled, "", false},
 		{"status passes through", withReason(codes.Unavailable, "from leader", ReasonNoLeader, nil), codes.Unavailable, ReasonNoLeader, false},
+		{"no quorum", wrap(&raftnode.NoQuorumError{Since: time.Now()}), codes.Unavailable, ReasonNoQuorum, false},
+		{"stale", wrap(&staleReadError{applied: 3, lastContact: -1, why: "never heard from a leader"}), codes.Unavailable, ReasonStale, false},
 		{"unknown", errors.New("disk on fire"), codes.Internal, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, known := toStatus(tt.err, leaderAddr)
+			got, known := toStatus(tt.err, "n1", leaderAddr)
 			st := status.Convert(got)
 			if st.Code() != tt.code {
 				t.Errorf("code = %v, want %v", st.Code(), tt.code)
@@ -60,13 +63,13 @@ func TestToStatus(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := toStatus(nil, leaderAddr); got != nil {
+	if got, _ := toStatus(nil, "n1", leaderAddr); got != nil {
 		t.Errorf("toStatus(nil) = %v", got)
 	}
 }
 
 func TestToStatus_NotLeaderCarriesHint(t *testing.T) {
-	err, _ := toStatus(&raftnode.NotLeaderError{LeaderID: "n2"}, func(raftnode.NodeID) string { return "127.0.0.1:7002" })
+	err, _ := toStatus(&raftnode.NotLeaderError{LeaderID: "n2"}, "n1", func(raftnode.NodeID) string { return "127.0.0.1:7002" })
 	for _, d := range status.Convert(err).Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
 			if info.Metadata["leader_id"] != "n2" || info.Metadata["leader_addr"] != "127.0.0.1:7002" || info.Domain != ErrorDomain {

@@ -45,7 +45,7 @@ func (s *Server) statusInterceptor(ctx context.Context, req any, info *grpc.Unar
 		s.log.Debug("request", "method", info.FullMethod, "duration", time.Since(start))
 		return resp, nil
 	}
-	st, known := toStatus(err, s.leaderAddr)
+	st, known := toStatus(err, string(s.node.ID()), s.leaderAddr)
 	if !known {
 		s.log.Error("request failed", "method", info.FullMethod, "err", err)
 	} else {

@@ -6,14 +6,23 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
-// Health service names. The overall service "" is SERVING while this node
-// knows a leader and has applied everything it knows to be committed;
-// LeaderService is SERVING only on the leader, so a probe or load balancer
-// can find it.
+// Health service names, so that a gateway, load balancer or Kubernetes probe
+// can route by role without raftkv's client:
+//
+//	""                 SERVING while this node knows a leader and has applied
+//	                   everything it knows to be committed (ready)
+//	kv.v1.KV           the same
+//	kv.v1.KV.Leader    SERVING only on the leader
+//	kv.v1.KV/write     SERVING while a write sent here could commit: a
+//	                   leader is known and the node is not degraded
+//	kv.v1.KV/read-stale SERVING whenever local data is readable, including
+//	                   in degraded mode (quorum lost)
 const (
-	OverallService = ""
-	KVService      = "kv.v1.KV"
-	LeaderService  = "kv.v1.KV.Leader"
+	OverallService   = ""
+	KVService        = "kv.v1.KV"
+	LeaderService    = "kv.v1.KV.Leader"
+	WriteService     = "kv.v1.KV/write"
+	StaleReadService = "kv.v1.KV/read-stale"
 )
 
 // healthPoll bounds how stale the health status can be when no leadership
@@ -35,17 +44,20 @@ func (s *Server) watchHealth() {
 }
 
 func (s *Server) updateHealth() {
-	serving := healthpb.HealthCheckResponse_NOT_SERVING
-	if s.Ready() {
-		serving = healthpb.HealthCheckResponse_SERVING
-	}
-	leader := healthpb.HealthCheckResponse_NOT_SERVING
-	if s.node.Status().Role == "leader" {
-		leader = healthpb.HealthCheckResponse_SERVING
-	}
+	serving := servingIf(s.Ready())
+	st := s.node.Status()
 	s.health.SetServingStatus(OverallService, serving)
 	s.health.SetServingStatus(KVService, serving)
-	s.health.SetServingStatus(LeaderService, leader)
+	s.health.SetServingStatus(LeaderService, servingIf(st.Role == "leader"))
+	s.health.SetServingStatus(WriteService, servingIf(st.LeaderID != "" && !st.Degraded && st.Role != "shutdown"))
+	s.health.SetServingStatus(StaleReadService, servingIf(st.Role != "shutdown"))
+}
+
+func servingIf(ok bool) healthpb.HealthCheckResponse_ServingStatus {
+	if ok {
+		return healthpb.HealthCheckResponse_SERVING
+	}
+	return healthpb.HealthCheckResponse_NOT_SERVING
 }
 
 // Ready reports whether the overall health status is SERVING, for the HTTP

@@ -52,14 +52,16 @@ func (s *Server) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.Del
 	return &kvpb.DeleteResponse{Header: s.header(), Index: res.Index, Deleted: r.Deleted}, nil
 }
 
-// Get implements kvpb.KVServer. The read is linearizable: the node confirms
-// it is still the leader and has applied everything committed before the
-// read started (raftnode.Node.LinearizableRead), then reads bbolt locally.
+// Get implements kvpb.KVServer at the consistency the request asks for
+// (prepareRead). A linearizable read confirms this node still leads and has
+// applied everything committed before the read started, or is forwarded to
+// the leader; stale and bounded reads are answered from local bbolt.
 func (s *Server) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
 	if err := store.ValidateKey(req.GetKey()); err != nil {
 		return nil, err
 	}
-	if err := s.node.LinearizableRead(ctx); err != nil {
+	level, err := s.prepareRead(ctx, req.GetRead())
+	if err != nil {
 		return forwardOr(ctx, s, err, false, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.GetResponse, error) {
 			return kvpb.NewKVClient(cc).Get(ctx, req, opts...)
 		})
@@ -68,10 +70,10 @@ func (s *Server) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetRespon
 	if err != nil {
 		return nil, err
 	}
-	return &kvpb.GetResponse{Header: s.header(), Kv: toProtoKV(kv)}, nil
+	return &kvpb.GetResponse{Header: s.readHeader(level), Kv: toProtoKV(kv)}, nil
 }
 
-// List implements kvpb.KVServer with the same linearizable read as Get.
+// List implements kvpb.KVServer with the same consistency rules as Get.
 func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListResponse, error) {
 	if err := store.ValidatePrefix(req.GetPrefix()); err != nil {
 		return nil, err
@@ -79,7 +81,8 @@ func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListRes
 	if req.GetLimit() < 0 {
 		return nil, invalidArgument("limit is %d; it must be 0 (server maximum %d) or positive", req.GetLimit(), store.MaxListLimit)
 	}
-	if err := s.node.LinearizableRead(ctx); err != nil {
+	level, err := s.prepareRead(ctx, req.GetRead())
+	if err != nil {
 		return forwardOr(ctx, s, err, false, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ListResponse, error) {
 			return kvpb.NewKVClient(cc).List(ctx, req, opts...)
 		})
@@ -99,7 +102,7 @@ func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListRes
 		}
 		out = append(out, toProtoKV(kv))
 	}
-	return &kvpb.ListResponse{Header: s.header(), Kvs: out, More: more}, nil
+	return &kvpb.ListResponse{Header: s.readHeader(level), Kvs: out, More: more}, nil
 }
 
 func toProtoKV(kv store.KeyValue) *kvpb.KeyValue {

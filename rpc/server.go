@@ -36,6 +36,8 @@ type Consensus interface {
 	AddVoter(ctx context.Context, id raftnode.NodeID, raftAddr string) error
 	// LeaderChanged returns a channel closed at the next leadership change.
 	LeaderChanged() <-chan struct{}
+	// WaitApplied waits until the state machine has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
 }
 
 // Reader is what the handlers need from the local state machine. *store.Store
@@ -168,12 +170,30 @@ func (s *Server) leaderAddr(id raftnode.NodeID) string {
 func (s *Server) header() *kvpb.ResponseHeader {
 	st := s.node.Status()
 	return &kvpb.ResponseHeader{
-		NodeId:       string(s.node.ID()),
-		LeaderId:     string(st.LeaderID),
-		LeaderAddr:   s.leaderAddr(st.LeaderID),
-		Term:         st.Term,
-		AppliedIndex: s.reader.AppliedIndex(),
+		NodeId:        string(s.node.ID()),
+		LeaderId:      string(st.LeaderID),
+		LeaderAddr:    s.leaderAddr(st.LeaderID),
+		Term:          st.Term,
+		AppliedIndex:  s.reader.AppliedIndex(),
+		LeaderKnown:   st.LeaderID != "" && !st.Degraded, // a leader not heard from within the election timeout is not "known"
+		LastContactMs: lastContactMillis(st.LastContact),
+		Degraded:      st.Degraded,
 	}
+}
+
+// readHeader is header for a read served at consistency c.
+func (s *Server) readHeader(c kvpb.Consistency) *kvpb.ResponseHeader {
+	h := s.header()
+	h.Consistency = c
+	return h
+}
+
+// lastContactMillis renders raftnode's LastContact (-1 for never).
+func lastContactMillis(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Milliseconds()
 }
 
 // applyResult checks the state machine's answer to an applied command.
