@@ -188,7 +188,7 @@ cmd_status() {
   local n
   for n in "${NODES[@]}"; do
     if running "$n"; then
-      echo "$n running (pid $(<"$(pid_file "$n")"), grpc 127.0.0.1:$(grpc_port "$n")"
+      echo "$n running (pid $(<"$(pid_file "$n")"), grpc 127.0.0.1:$(grpc_port "$n"))"
     else
       echo "$n not running"
     fi
