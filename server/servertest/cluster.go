@@ -44,8 +44,10 @@ func FastRaft() raftnode.Config {
 func StartCluster(t testing.TB, n int, tweak func(*server.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, dir: t.TempDir()}
-	raftAddrs := FreeAddrs(t, n)
-	grpcAddrs := FreeAddrs(t, n)
+	// One call, so that no port is handed out twice: ports released by an
+	// earlier call may be returned again by a later one.
+	addrs := FreeAddrs(t, 2*n)
+	raftAddrs, grpcAddrs := addrs[:n], addrs[n:]
 	var initial []raftnode.Server
 	for i := range n {
 		initial = append(initial, raftnode.Server{ID: raftnode.NodeID(fmt.Sprintf("n%d", i+1)), RaftAddr: raftAddrs[i]})
