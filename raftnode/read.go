@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -62,18 +63,31 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 }
 
 // WaitApplied blocks until the state machine has applied every entry up to
-// index, ctx ends, or the node shuts down. It works on any node and does not
-// poll. Indexes of entries that never reach the state machine (raft no-ops
-// and barriers) count as applied once a later entry has been applied or, on
-// the leader, once its barrier has.
+// index, ctx ends, or the node shuts down. It works on any node. Indexes of
+// entries that never reach the state machine (raft no-ops and barriers)
+// count as applied once everything before them is (advanceOverSkipped).
+//
+// It wakes on every state machine apply. Raft gives no notification when it
+// passes over a no-op or barrier, though, and on an idle cluster nothing may
+// follow one (a new leader's first entries), so while the wanted index is
+// not reached it also re-checks every skippedPoll.
 func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	var poll *time.Ticker
 	for {
 		changed := n.fsm.applied.changed()
-		if n.fsm.applied.load() >= index {
+		if n.appliedIndex() >= index {
+			if poll != nil {
+				poll.Stop()
+			}
 			return nil
+		}
+		if poll == nil {
+			poll = time.NewTicker(skippedPoll)
+			defer poll.Stop()
 		}
 		select {
 		case <-changed:
+		case <-poll.C:
 		case <-ctx.Done():
 			return fmt.Errorf("wait for applied index %d: %w", index, ctx.Err())
 		case <-n.stopping:
@@ -81,3 +95,42 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		}
 	}
 }
+
+// skippedPoll is how often WaitApplied re-checks for entries the state
+// machine never sees.
+const skippedPoll = 10 * time.Millisecond
+
+// appliedIndex is the state machine's applied index, advanced over trailing
+// no-ops and barriers.
+func (n *Node) appliedIndex() uint64 {
+	n.advanceOverSkipped()
+	return n.fsm.applied.load()
+}
+
+// advanceOverSkipped counts entries that raft has already processed but
+// never hands to the state machine (LogNoop, LogBarrier) as applied, when
+// everything before them is applied. Without it a follower of an idle
+// cluster would report applied < commit after an election (the new
+// leader's no-op and barrier are its last entries) and look behind forever.
+// It reads at most maxSkippedScan entries from the log store, stopping at
+// the first entry the state machine does see.
+func (n *Node) advanceOverSkipped() {
+	const maxSkippedScan = 64
+	applied := n.fsm.applied.load()
+	dispatched := n.raft.AppliedIndex() // committed and handed on, in order
+	for idx := applied + 1; idx <= dispatched && idx <= applied+maxSkippedScan; idx++ {
+		var l raft.Log
+		if err := n.store.GetLog(idx, &l); err != nil {
+			return // compacted into a snapshot or unreadable: leave it to the FSM
+		}
+		if l.Type != raft.LogNoop && l.Type != raft.LogBarrier {
+			return
+		}
+		n.fsm.applied.advance(idx)
+	}
+}
+
+// AppliedIndex is the index up to which every committed entry is reflected
+// in the state machine (no-ops and barriers included). Reads that need data
+// at least as new as some index wait for this, not the store's own counter.
+func (n *Node) AppliedIndex() uint64 { return n.appliedIndex() }

@@ -3,6 +3,7 @@ package raftnode_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,5 +91,35 @@ func TestNode_WaitApplied(t *testing.T) {
 	err := c.Node(li).WaitApplied(ctxTimeout(t, 50*time.Millisecond), res.Index+1000)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitApplied(future index): err = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestNode_AppliedCountsNoopsAfterIdleRestart is a regression test: after
+// every node of an idle cluster restarts, the new leader's no-op and
+// barrier are the last log entries. The state machine never sees them, yet
+// every node must report applied == commit (and WaitApplied must return)
+// without waiting for a write.
+func TestNode_AppliedCountsNoopsAfterIdleRestart(t *testing.T) {
+	c := raftnodetest.StartCluster(t, 3)
+	leader := c.WaitLeader(waitTimeout)
+	mustApply(t, c.Node(leader), "k", "v")
+	for round := range 2 {
+		for i := range 3 {
+			c.Kill(i)
+		}
+		for i := range 3 {
+			c.Restart(i)
+		}
+		leader = c.WaitLeader(waitTimeout)
+		for i := range 3 {
+			n := c.Node(i)
+			raftnodetest.WaitFor(t, waitTimeout, fmt.Sprintf("round %d: %s applied to reach commit", round, n.ID()), func() bool {
+				st := n.Status()
+				return st.CommitIndex > 0 && st.AppliedIndex >= st.CommitIndex && st.AppliedIndex == n.AppliedIndex()
+			})
+			if err := n.WaitApplied(ctxTimeout(t, time.Second), n.Status().CommitIndex); err != nil {
+				t.Fatalf("round %d: WaitApplied(commit) on %s: %v", round, n.ID(), err)
+			}
+		}
 	}
 }

@@ -56,7 +56,7 @@ func (n *Node) Status() Status {
 		Term:         n.raft.CurrentTerm(),
 		LastLogIndex: n.raft.LastIndex(),
 		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: n.fsm.applied.load(),
+		AppliedIndex: n.appliedIndex(),
 		LeaderID:     leaderID,
 		LeaderAddr:   leaderAddr,
 	}

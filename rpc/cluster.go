@@ -52,7 +52,7 @@ func (s *Server) Status(_ context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusR
 		Term:          st.Term,
 		LastLogIndex:  st.LastLogIndex,
 		CommitIndex:   st.CommitIndex,
-		AppliedIndex:  s.reader.AppliedIndex(),
+		AppliedIndex:  s.node.AppliedIndex(),
 		LastContactMs: lastContactMillis(st.LastContact),
 	}, nil
 }

@@ -64,5 +64,5 @@ func servingIf(ok bool) healthpb.HealthCheckResponse_ServingStatus {
 // admin endpoint.
 func (s *Server) Ready() bool {
 	st := s.node.Status()
-	return st.LeaderID != "" && st.Role != "shutdown" && s.reader.AppliedIndex() >= st.CommitIndex
+	return st.LeaderID != "" && st.Role != "shutdown" && s.node.AppliedIndex() >= st.CommitIndex
 }

@@ -53,18 +53,18 @@ func (s *Server) checkAge(ctx context.Context, bound time.Duration) error {
 		return nil
 	}
 	if st.LastContact < 0 {
-		return &staleReadError{applied: s.reader.AppliedIndex(), lastContact: -1,
+		return &staleReadError{applied: s.node.AppliedIndex(), lastContact: -1,
 			why: "this node has not heard from a leader since it started"}
 	}
 	// Data is as fresh as the last leader contact only once the commit
 	// index learned then is applied; applying is local and quick.
-	if s.reader.AppliedIndex() < st.CommitIndex {
+	if s.node.AppliedIndex() < st.CommitIndex {
 		if err := s.waitApplied(ctx, st.CommitIndex, min(bound, minIndexWait)); err != nil {
 			return err
 		}
 	}
 	if st.LastContact > bound {
-		return &staleReadError{applied: s.reader.AppliedIndex(), lastContact: st.LastContact,
+		return &staleReadError{applied: s.node.AppliedIndex(), lastContact: st.LastContact,
 			why: fmt.Sprintf("last contact with a leader was %v ago, over the %v bound", st.LastContact.Round(time.Millisecond), bound)}
 	}
 	return nil
@@ -72,7 +72,7 @@ func (s *Server) checkAge(ctx context.Context, bound time.Duration) error {
 
 // waitMinIndex makes a stale read read-your-writes.
 func (s *Server) waitMinIndex(ctx context.Context, index uint64) error {
-	if index == 0 || s.reader.AppliedIndex() >= index {
+	if index == 0 || s.node.AppliedIndex() >= index {
 		return nil
 	}
 	return s.waitApplied(ctx, index, minIndexWait)
@@ -91,6 +91,6 @@ func (s *Server) waitApplied(ctx context.Context, index uint64, limit time.Durat
 		return err
 	}
 	st := s.node.Status()
-	return &staleReadError{applied: s.reader.AppliedIndex(), lastContact: st.LastContact,
-		why: fmt.Sprintf("applied index %d has not reached %d within %v", s.reader.AppliedIndex(), index, limit)}
+	return &staleReadError{applied: s.node.AppliedIndex(), lastContact: st.LastContact,
+		why: fmt.Sprintf("applied index %d has not reached %d within %v", s.node.AppliedIndex(), index, limit)}
 }

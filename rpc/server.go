@@ -38,6 +38,10 @@ type Consensus interface {
 	LeaderChanged() <-chan struct{}
 	// WaitApplied waits until the state machine has applied index.
 	WaitApplied(ctx context.Context, index uint64) error
+	// AppliedIndex is the index through which every committed entry is
+	// reflected locally (raft no-ops and barriers included, which the
+	// store's own counter never sees).
+	AppliedIndex() uint64
 }
 
 // Reader is what the handlers need from the local state machine. *store.Store
@@ -49,8 +53,6 @@ type Reader interface {
 	List(prefix []byte, limit int) ([]store.KeyValue, bool, error)
 	// NodeMeta returns the replicated addresses of one node.
 	NodeMeta(id string) (store.NodeMeta, bool)
-	// AppliedIndex is the last raft index applied locally.
-	AppliedIndex() uint64
 }
 
 // Config configures a Server.
@@ -174,7 +176,7 @@ func (s *Server) header() *kvpb.ResponseHeader {
 		LeaderId:      string(st.LeaderID),
 		LeaderAddr:    s.leaderAddr(st.LeaderID),
 		Term:          st.Term,
-		AppliedIndex:  s.reader.AppliedIndex(),
+		AppliedIndex:  s.node.AppliedIndex(),
 		LeaderKnown:   st.LeaderID != "" && !st.Degraded, // a leader not heard from within the election timeout is not "known"
 		LastContactMs: lastContactMillis(st.LastContact),
 		Degraded:      st.Degraded,
