@@ -8,6 +8,9 @@ import (
 	"net"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/raftnode"
 )
 
@@ -25,8 +28,8 @@ type Config struct {
 	// AdvertiseGRPCAddr is the client address other nodes and clients use;
 	// "" means the listen address.
 	AdvertiseGRPCAddr string
-	// HTTPAddr is the admin HTTP listen address (/livez, /readyz, /status);
-	// "" disables it.
+	// HTTPAddr is the admin HTTP listen address (/livez, /readyz, /status,
+	// /metrics, the status page at /); "" disables it.
 	HTTPAddr string
 	// Raft configures consensus; its ID, DataDir and Logger are set by Start.
 	Raft raftnode.Config
@@ -35,6 +38,18 @@ type Config struct {
 	JoinAddrs []string
 	// Logger receives all logs; nil discards them.
 	Logger *slog.Logger
+	// Registry receives the node's Prometheus metrics, served on /metrics;
+	// nil means a fresh registry per node (never the global one). A
+	// registry serves one Start: collectors cannot be registered twice.
+	Registry *prometheus.Registry
+	// RaftMetrics, if not nil, is registered on Registry to export
+	// hashicorp/raft's telemetry. The caller installs it as the
+	// process-wide go-metrics sink (metrics.InstallRaftSink), which only a
+	// process running a single node should do.
+	RaftMetrics *metrics.RaftSink
+	// PprofEnabled serves net/http/pprof under /debug/pprof/ on the admin
+	// port. Off by default: profiles expose internals and cost CPU.
+	PprofEnabled bool
 }
 
 // DefaultConfig returns a Config with raft's LAN defaults and no identity.

@@ -34,6 +34,7 @@ type Server struct {
 	lis  net.Listener
 	http *http.Server
 	hlis net.Listener
+	mon  *monitoring // metrics registry and collectors; see monitoring.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -51,10 +52,11 @@ func Start(cfg Config) (s *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	s = &Server{cfg: cfg, log: log, serveErr: make(chan error, 2)}
+	srv := &Server{cfg: cfg, log: log, serveErr: make(chan error, 2)}
+	s = srv
 	defer func() {
 		if err != nil {
-			_ = s.Close()
+			_ = srv.Close() // not s: the error returns set it to nil
 		}
 	}()
 
@@ -80,8 +82,12 @@ func Start(cfg Config) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.mon, err = s.newMonitoring(); err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
 	s.api.Start()
-	s.gs = rpc.NewGRPCServer(s.api)
+	s.gs = rpc.NewGRPCServer(s.api, s.mon.grpc.ServerOptions()...)
+	s.mon.grpc.Initialize(s.gs)
 	s.serve("grpc", func() error { return s.gs.Serve(s.lis) })
 	if s.hlis != nil {
 		s.http = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
@@ -163,6 +169,7 @@ func (s *Server) Close() error {
 		} else if s.hlis != nil {
 			errs = append(errs, s.hlis.Close())
 		}
+		s.mon.close()
 		if s.node != nil {
 			errs = append(errs, s.node.Close())
 		}

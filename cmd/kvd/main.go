@@ -18,12 +18,19 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/server"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	err := run(ctx, os.Args[1:], os.Stderr)
+	// go-metrics is process-global: hashicorp/raft reports to whatever sink
+	// is installed, so the one node of this process installs it here, once.
+	raftMetrics := metrics.NewRaftSink()
+	err := metrics.InstallRaftSink(raftMetrics)
+	if err == nil {
+		err = run(ctx, os.Args[1:], os.Stderr, raftMetrics)
+	}
 	stop()
 	switch {
 	case err == nil:
@@ -37,12 +44,16 @@ func main() {
 }
 
 // run parses flags, starts the node and blocks until ctx ends (SIGTERM or
-// SIGINT) or a listener fails, then shuts the node down in order.
-func run(ctx context.Context, args []string, stderr io.Writer) error {
+// SIGINT) or a listener fails, then shuts the node down in order. The node's
+// metrics go to a registry of its own, together with raftMetrics (raft's
+// telemetry) when it is not nil.
+func run(ctx context.Context, args []string, stderr io.Writer, raftMetrics *metrics.RaftSink) error {
 	cfg, logger, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
+	cfg.Registry = metrics.NewRegistry()
+	cfg.RaftMetrics = raftMetrics
 	srv, err := server.Start(cfg)
 	if err != nil {
 		return err
