@@ -36,6 +36,11 @@ type Config struct {
 	// JoinAddrs are client gRPC addresses of existing members to join
 	// through when this node is not bootstrapped.
 	JoinAddrs []string
+	// HandOffLeadership makes Close transfer leadership to another voter
+	// before stopping when this node leads, so a planned restart costs one
+	// quick election instead of an election timeout. kvd enables it; tests
+	// that simulate crashes leave it off.
+	HandOffLeadership bool
 	// Logger receives all logs; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the node's Prometheus metrics, served on /metrics;

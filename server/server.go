@@ -150,6 +150,7 @@ func (s *Server) Close() error {
 		if s.api != nil {
 			errs = append(errs, s.api.Close())
 		}
+		s.handOffLeadership()
 		if s.gs != nil {
 			stopped := make(chan struct{})
 			go func() { s.gs.GracefulStop(); close(stopped) }()
@@ -181,4 +182,18 @@ func (s *Server) Close() error {
 		s.log.Info("node stopped")
 	})
 	return s.closeErr
+}
+
+// handOffLeadership transfers leadership before a planned stop, when
+// configured and this node leads. Failure only costs an election timeout,
+// so it is logged, not returned.
+func (s *Server) handOffLeadership() {
+	if !s.cfg.HandOffLeadership || s.node == nil || !s.node.IsLeader() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := s.node.TransferLeadership(ctx); err != nil {
+		s.log.Warn("leadership hand-off before stopping failed", "err", err)
+	}
 }

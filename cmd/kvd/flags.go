@@ -32,6 +32,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.StringVar(&cfg.Raft.RaftAdvertiseAddr, "advertise-raft-addr", "", "raft address announced to peers (default: --raft-addr)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "admin HTTP address for /livez /readyz /status /metrics and the status page (empty: disabled)")
 	fs.BoolVar(&cfg.PprofEnabled, "enable-pprof", false, "serve /debug/pprof/ on the admin HTTP address")
+	fs.BoolVar(&cfg.HandOffLeadership, "handoff-leadership", true, "on SIGTERM, a leader transfers leadership before stopping")
 	fs.BoolVar(&cfg.Raft.Bootstrap, "bootstrap", false, "form a new cluster on first start (ignored when data exists)")
 	initial := fs.String("initial-cluster", "", "with --bootstrap: every voter as id=raft-addr,... (default: this node alone)")
 	join := fs.String("join", "", "client gRPC addresses of existing members to join through, comma-separated")
