@@ -1,11 +1,13 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -20,22 +22,49 @@ import (
 type Client struct {
 	cfg       Config
 	log       *slog.Logger
-	endpoints []string // configured endpoints, deduplicated, in order
+	endpoints []string  // configured endpoints, deduplicated, in order
+	bal       *balancer // spreads stale and bounded reads over the members
+
+	// seen is the highest raft index this client has seen: write indexes and
+	// the applied index of linearizable reads. It is sent as min_index on
+	// stale and bounded reads (read-your-writes).
+	seen atomic.Uint64
+
+	// Background work (member refresh, probes) runs under bg, which Close
+	// cancels before waiting for wg.
+	bg     context.Context
+	stopBg context.CancelFunc
+	wg     sync.WaitGroup
+	// kick asks the refresh loop for an early refresh. Size 1: requests
+	// made while one is pending coalesce into it.
+	kick chan struct{}
+	// refreshMu serialises membership refreshes.
+	refreshMu sync.Mutex
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
-	conns   map[string]*grpc.ClientConn // one connection per address
-	leader  string                      // leader's gRPC address; "" unknown
-	term    uint64                      // highest term seen in a response header
-	members []string                    // gRPC addresses learned from Members
-	next    int                         // round-robin cursor over candidates
-	closed  bool
+	conns      map[string]*grpc.ClientConn // one connection per address
+	leader     string                      // leader's gRPC address; "" unknown
+	term       uint64                      // highest term seen in a response header
+	members    []string                    // gRPC addresses learned from Members
+	discovered bool                        // members has been learned at least once
+	next       int                         // round-robin cursor over candidates
+	closed     bool
 }
 
 // New validates cfg and returns a Client. It does not contact the cluster:
 // connections are made lazily, and the membership and the leader are learned
 // on the first call.
+//
+// New starts one goroutine, which refreshes the membership every
+// Config.MemberRefresh; Close stops it.
 func New(cfg Config) (*Client, error) {
+	return newClient(cfg, time.Now)
+}
+
+// newClient is New with the clock the balancer uses for ejections, so tests
+// can move time on without sleeping.
+func newClient(cfg Config, now func() time.Time) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -44,12 +73,16 @@ func New(cfg Config) (*Client, error) {
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "client"),
 		conns: make(map[string]*grpc.ClientConn),
+		kick:  make(chan struct{}, 1),
 	}
 	for _, ep := range cfg.Endpoints {
 		if !slices.Contains(c.endpoints, ep) {
 			c.endpoints = append(c.endpoints, ep)
 		}
 	}
+	c.bg, c.stopBg = context.WithCancel(context.Background())
+	c.bal = newBalancer(now, cfg.EjectBackoff, cfg.EjectBackoffMax, c.endpoints)
+	c.bal.probe = c.probe
 	// Build the configured endpoints' connections now (this does no I/O) so a
 	// malformed address is reported by New rather than by the first call.
 	for _, ep := range c.endpoints {
@@ -58,17 +91,20 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
+	c.goBackground(c.refreshLoop)
 	return c, nil
 }
 
-// Close closes every connection. Calls in flight fail, and later calls return
-// ErrClosed. Close is idempotent.
+// Close stops the client's goroutines and closes every connection. Calls in
+// flight fail, and later calls return ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	conns := c.conns
 	c.conns = nil
 	c.closed = true
 	c.mu.Unlock()
+	c.stopBg()
+	c.wg.Wait()
 	var errs []error
 	for addr, cc := range conns {
 		if err := cc.Close(); err != nil {
@@ -127,11 +163,43 @@ func (c *Client) isClosed() bool {
 	return c.closed
 }
 
+// goBackground runs fn in a goroutine owned by the client: fn's context is
+// cancelled by Close, which waits for fn to return. After Close it does
+// nothing.
+func (c *Client) goBackground(fn func(ctx context.Context)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	// Add under mu, before Close can set closed: Close's Wait then sees it.
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn(c.bg)
+	}()
+}
+
+// noteIndex raises the read-your-writes index to index.
+func (c *Client) noteIndex(index uint64) {
+	for {
+		cur := c.seen.Load()
+		if index <= cur || c.seen.CompareAndSwap(cur, index) {
+			return
+		}
+	}
+}
+
 // observe updates the leader from a response header. Headers from a term older
 // than one already seen are ignored: they come from a node that has not yet
-// heard of the newer leader.
+// heard of the newer leader. So are those of a degraded node, whose leader
+// is gone.
 func (c *Client) observe(h *kvpb.ResponseHeader) {
-	if h == nil || h.GetLeaderAddr() == "" {
+	if h == nil {
+		return
+	}
+	c.bal.noteApplied(h.GetAppliedIndex())
+	if h.GetLeaderAddr() == "" || h.GetDegraded() {
 		return
 	}
 	c.mu.Lock()
@@ -169,29 +237,14 @@ func (c *Client) forgetLeader(addr string) {
 	}
 }
 
-// learn records the members' gRPC addresses as failover candidates.
-func (c *Client) learn(members []*kvpb.Member) {
-	var addrs []string
-	for _, m := range members {
-		if a := m.GetGrpcAddr(); a != "" && !slices.Contains(addrs, a) {
-			addrs = append(addrs, a)
-		}
-	}
-	if len(addrs) == 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.members = addrs
-}
-
-// candidatesLocked returns every address worth trying: the configured endpoints,
-// then the learned members not among them.
+// candidatesLocked returns every address worth trying: the learned members,
+// then the configured endpoints not among them (seeds for discovery, which
+// may also be other names for the same nodes). c.mu is held.
 func (c *Client) candidatesLocked() []string {
-	out := slices.Clone(c.endpoints)
-	for _, m := range c.members {
-		if !slices.Contains(out, m) {
-			out = append(out, m)
+	out := slices.Clone(c.members)
+	for _, ep := range c.endpoints {
+		if !slices.Contains(out, ep) {
+			out = append(out, ep)
 		}
 	}
 	return out

@@ -441,6 +441,11 @@ func TestNew_InvalidConfig(t *testing.T) {
 		{Endpoints: []string{""}},
 		{Endpoints: []string{"a:1"}, DialTimeout: -1},
 		{Endpoints: []string{"a:1"}, BackoffBase: time.Second, BackoffMax: time.Millisecond},
+		{Endpoints: []string{"a:1"}, DefaultConsistency: Bounded},
+		{Endpoints: []string{"a:1"}, DefaultConsistency: 7},
+		{Endpoints: []string{"a:1"}, DefaultMaxStaleness: -time.Second},
+		{Endpoints: []string{"a:1"}, EjectBackoff: -1},
+		{Endpoints: []string{"a:1"}, EjectBackoff: time.Minute, EjectBackoffMax: time.Second},
 	} {
 		if _, err := New(cfg); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("New(%+v) error = %v, want ErrInvalidArgument", cfg, err)
@@ -457,5 +462,20 @@ func TestConfig_WithDefaults(t *testing.T) {
 	got = Config{Endpoints: []string{"a:1"}}.withDefaults()
 	if got.BackoffBase != DefaultBackoffBase || got.BackoffMax != DefaultBackoffMax {
 		t.Errorf("withDefaults backoff = %v..%v", got.BackoffBase, got.BackoffMax)
+	}
+	if got.MemberRefresh != DefaultMemberRefresh || got.EjectBackoff != DefaultEjectBackoff ||
+		got.EjectBackoffMax != DefaultEjectBackoffMax || got.NoQuorumGrace != DefaultNoQuorumGrace {
+		t.Errorf("withDefaults = %+v", got)
+	}
+	got = Config{Endpoints: []string{"a:1"}, EjectBackoffMax: 500 * time.Millisecond, MemberRefresh: -1, NoQuorumGrace: -1}.withDefaults()
+	if got.EjectBackoff != 500*time.Millisecond || got.MemberRefresh != -1 || got.NoQuorumGrace != -1 {
+		t.Errorf("withDefaults = %+v", got)
+	}
+	// Negative MemberRefresh and NoQuorumGrace mean "off" and are valid.
+	if err := (Config{Endpoints: []string{"a:1"}, MemberRefresh: -1, NoQuorumGrace: -1}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if err := (Config{Endpoints: []string{"a:1"}, DefaultConsistency: Bounded, DefaultMaxStaleness: time.Second}).Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
 	}
 }

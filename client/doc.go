@@ -3,27 +3,80 @@
 // A [Client] is built from a [Config] holding one or more member addresses.
 // From any reachable member it learns the whole membership (the Members RPC)
 // and the leader (the leader_addr of every response header), keeps one gRPC
-// connection per address, and sends writes, Gets and Lists straight to the
-// leader. When the leader changes or dies it follows NOT_LEADER hints and
-// cycles through the known members with jittered backoff until a new leader
-// answers, always within the caller's context deadline. A call whose context
-// has no deadline gets [Config.RequestTimeout] (30s by default) as its overall
-// budget.
+// connection per address, and sends writes and linearizable reads straight
+// to the leader. When the leader changes or dies it follows NOT_LEADER hints
+// and cycles through the known members with jittered backoff until a new
+// leader answers, always within the caller's context deadline. A call whose
+// context has no deadline gets [Config.RequestTimeout] (30s by default) as
+// its overall budget.
+//
+// # Read consistency
+//
+// Get and List take [ReadOption]s; [Config.DefaultConsistency] sets the
+// level of calls that choose none.
+//
+//	level         guarantee                              served by       cost
+//	Linearizable  sees every write acknowledged before   the leader      a leadership check
+//	(default)     the read started                                       on the leader
+//	Stale         may miss other clients' recent writes  any member      none: local data
+//	Bounded       as Stale, but the member must have     any member, or  none, but members
+//	              heard from a leader within the bound   another one     may refuse
+//
+// Read-your-writes is on by default for Stale and Bounded reads: the client
+// remembers the highest raft index it has seen (the index of its writes and
+// the applied index of its linearizable reads) and sends it as min_index, so
+// a member serves the read only once it has applied it. A member that cannot
+// catch up within about a second refuses, and the client tries another. The
+// guarantee holds per Client, not across clients or processes; stale reads
+// are not monotonic across members beyond that index.
+// [WithoutReadYourWrites] turns it off for one read.
+//
+// # Load balancing
+//
+// Stale and bounded reads are spread over all members, the leader included,
+// by a power-of-two-choices balancer weighted away from members whose
+// applied index lags and from members that failed recently (see balance.go
+// for the algorithm). A member that fails a read (unreachable, shutting down,
+// too stale) is ejected for a backoff of [Config.EjectBackoff] doubling to
+// [Config.EjectBackoffMax], and the read is retried on another member at
+// once, within the caller's context; stale reads are idempotent. When the
+// backoff ends the member is probed in the background with a Status call and
+// returns to the rotation only if it answers. The membership is refreshed by
+// a goroutine every [Config.MemberRefresh] and after failures, so added
+// members receive reads and removed ones stop receiving them. The configured
+// endpoints are used to discover the membership; reads go to the addresses
+// the members advertise.
+//
+// # Degraded mode
+//
+// A member that has lost contact with a quorum answers writes and
+// linearizable reads with NO_QUORUM at once. The client then tries every
+// other known member once (it may be talking to a minority on the wrong side
+// of a partition) and, if none can serve, returns a [*NoQuorumError]
+// (errors.Is [ErrNoQuorum]) naming since when the quorum is missing. Because
+// members also report NO_QUORUM for a moment during an ordinary election,
+// the client keeps retrying while the loss is younger than
+// [Config.NoQuorumGrace] (1.5s by default), and no longer: it never waits
+// for the deadline. Stale reads keep working, with Header.Degraded set;
+// [WithDegradedReads] lets a linearizable read fall back to one.
 //
 // # Guarantees
 //
-//   - Get and List are linearizable: they are served by the leader after a
-//     read barrier on the server.
 //   - Writes are applied at most once by this client. A write is retried only
 //     when it provably did not take effect (the node was not the leader, had no
-//     leader, did not propose it, was shutting down, or the request never left
-//     the client). When a write may or may not have been applied, the error
-//     wraps [ErrOutcomeUnknown] and the write is never retried: the caller must
-//     decide, for example by reading the key back.
-//   - Errors wrap the sentinels in errors.go ([ErrNotFound], [ErrNoLeader], …),
-//     so callers use errors.Is and never import gRPC status codes.
+//     leader or no quorum, did not propose it, was shutting down, or the
+//     request never left the client). When a write may or may not have been
+//     applied, the error wraps [ErrOutcomeUnknown] and the write is never
+//     retried: the caller must decide, for example by reading the key back.
+//   - Every read answer carries a [Header] saying which node served it, at
+//     which consistency, how long since that node heard from a leader, and
+//     whether it was degraded.
+//   - Errors wrap the sentinels in errors.go ([ErrNotFound], [ErrNoLeader],
+//     [ErrNoQuorum], [ErrStale], …), so callers use errors.Is and never import
+//     gRPC status codes.
 //
-// A Client is safe for concurrent use.
+// A Client is safe for concurrent use. It owns one background goroutine
+// (membership refresh) plus short-lived probes, all stopped by Close.
 //
 // This package imports only proto/kvpb, gRPC, protobuf, genproto errdetails
 // and the standard library. It must never import the server packages (store,

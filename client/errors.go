@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -32,7 +34,41 @@ var (
 	ErrUnavailable = errors.New("cluster unavailable")
 	// ErrClosed means the Client was closed.
 	ErrClosed = errors.New("client closed")
+	// ErrNoQuorum means the cluster has lost its quorum: every member that
+	// answered is in degraded mode, so writes and linearizable reads cannot
+	// succeed anywhere. The error is a *NoQuorumError naming a node and
+	// since when it has had no leader. Stale reads still work (see
+	// WithDegradedReads). The client fails such calls promptly instead of
+	// retrying until the deadline.
+	ErrNoQuorum = errors.New("no quorum")
+	// ErrStale means every member refused a stale or bounded read because
+	// its data was older than the bound (WithMaxStaleness) or had not caught
+	// up with this client's writes (read-your-writes) in time.
+	ErrStale = errors.New("every member is too stale for this read")
 )
+
+// NoQuorumError is returned (possibly wrapped) when a write or a
+// linearizable read meets a cluster without quorum. errors.Is(err,
+// ErrNoQuorum) reports it; errors.As gives the details.
+type NoQuorumError struct {
+	// NodeID is the node that answered NO_QUORUM last.
+	NodeID string
+	// Since is when that node last heard from a leader; the zero Time when
+	// it never has since it started (or the server did not say).
+	Since time.Time
+}
+
+// Error implements error.
+func (e *NoQuorumError) Error() string {
+	if e.Since.IsZero() {
+		return fmt.Sprintf("no quorum: node %s has not seen a leader since it started", e.NodeID)
+	}
+	return fmt.Sprintf("no quorum: node %s has had no leader since %s",
+		e.NodeID, e.Since.UTC().Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrNoQuorum.
+func (e *NoQuorumError) Is(target error) bool { return target == ErrNoQuorum }
 
 // ErrorInfo reasons sent by the server in the raftkv.io domain (see the rpc
 // package's error contract).
@@ -43,16 +79,19 @@ const (
 	reasonNotProposed    = "NOT_PROPOSED"
 	reasonShuttingDown   = "SHUTTING_DOWN"
 	reasonOutcomeUnknown = "OUTCOME_UNKNOWN"
+	reasonNoQuorum       = "NO_QUORUM"
+	reasonStale          = "STALE"
 )
 
 // failure is one failed attempt, decoded from its gRPC status.
 type failure struct {
-	target     string     // address the attempt was sent to
-	code       codes.Code // gRPC status code
-	reason     string     // ErrorInfo reason in errorDomain; "" when absent
-	msg        string     // status message
-	leaderID   string     // NOT_LEADER hint
-	leaderAddr string     // NOT_LEADER hint: the leader's client gRPC address
+	target     string            // address the attempt was sent to
+	code       codes.Code        // gRPC status code
+	reason     string            // ErrorInfo reason in errorDomain; "" when absent
+	msg        string            // status message
+	leaderID   string            // NOT_LEADER hint
+	leaderAddr string            // NOT_LEADER hint: the leader's client gRPC address
+	md         map[string]string // ErrorInfo metadata (node_id, since, …)
 }
 
 // transport reports whether the failure came from the connection rather
@@ -73,6 +112,7 @@ func classify(target string, err error) failure {
 		f.reason = info.GetReason()
 		f.leaderID = info.GetMetadata()["leader_id"]
 		f.leaderAddr = info.GetMetadata()["leader_addr"]
+		f.md = info.GetMetadata()
 		break
 	}
 	return f
@@ -97,6 +137,10 @@ func (f failure) toError(write, sent bool) error {
 		switch f.reason {
 		case reasonNoLeader:
 			return fmt.Errorf("%w: %s: %s", ErrNoLeader, f.target, f.msg)
+		case reasonNoQuorum:
+			return f.noQuorum()
+		case reasonStale:
+			return fmt.Errorf("%w: %s", ErrStale, f.staleDetail())
 		case reasonNotProposed, reasonShuttingDown:
 			// Nothing was applied; the caller may retry.
 		case "":
@@ -123,6 +167,43 @@ func (f failure) toError(write, sent bool) error {
 		return fmt.Errorf("%w: %s: %s", ctxErr, f.target, f.msg)
 	}
 	return fmt.Errorf("%s: server error %s: %s", f.target, f.code, f.msg)
+}
+
+// noQuorum builds the NoQuorumError of a NO_QUORUM failure. A missing or
+// malformed "since" leaves Since zero; a missing node_id names the address.
+func (f failure) noQuorum() *NoQuorumError {
+	e := &NoQuorumError{NodeID: f.md["node_id"]}
+	if e.NodeID == "" {
+		e.NodeID = f.target
+	}
+	if t, err := time.Parse(time.RFC3339Nano, f.md["since"]); err == nil {
+		e.Since = t
+	}
+	return e
+}
+
+// staleDetail describes a STALE refusal for an error message.
+func (f failure) staleDetail() string {
+	node := f.md["node_id"]
+	if node == "" {
+		node = f.target
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s refused", node)
+	if v := f.md["applied_index"]; v != "" {
+		fmt.Fprintf(&b, " at applied index %s", v)
+	}
+	if ms, err := strconv.ParseInt(f.md["last_contact_ms"], 10, 64); err == nil {
+		if ms < 0 {
+			b.WriteString(", no leader contact since it started")
+		} else {
+			fmt.Fprintf(&b, ", last leader contact %v ago", time.Duration(ms)*time.Millisecond)
+		}
+	}
+	if f.msg != "" {
+		fmt.Fprintf(&b, ": %s", f.msg)
+	}
+	return b.String()
 }
 
 // withDetail wraps sentinel with the server's message, without repeating the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/raftkv/raftkv/client"
@@ -109,6 +110,26 @@ func startExampleCluster() ([]string, func(id string), func()) {
 			log.Fatal(err)
 		}
 		nodes[cfg.NodeID] = node
+	}
+	// Wait until every node has registered its client address, so that a
+	// client given one endpoint learns the others before that one fails.
+	probe, err := client.New(client.Config{Endpoints: grpcAddrs})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer probe.Close()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(30 * time.Second); ; <-tick.C {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ms, err := probe.Members(ctx)
+		cancel()
+		if err == nil && len(ms) == len(initial) && !slices.ContainsFunc(ms, func(m client.Member) bool { return m.GRPCAddr == "" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Fatalf("members did not register their addresses: %v %v", ms, err)
+		}
 	}
 	stop := func(id string) {
 		if n, ok := nodes[id]; ok {

@@ -2,11 +2,13 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,14 +33,20 @@ type fakeNode struct {
 	id   string
 	addr string
 	srv  *grpc.Server
+	// down makes every call fail as an unreachable node's would (Unavailable
+	// without a raftkv reason), without closing the listener.
+	down atomic.Bool
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
 	leaderAddr string            // leader_addr in headers
+	applied    uint64            // applied_index in headers
+	degraded   bool              // degraded in headers
 	members    []*kvpb.Member    // Members answer; nil means only this node
 	scripts    map[string]script // per method; missing means success
 	calls      map[string]int    // calls per method
 	lastList   *kvpb.ListRequest // last List request received
+	lastGet    *kvpb.GetRequest  // last Get request received
 }
 
 // startFake starts a fakeNode that believes itself the leader.
@@ -56,6 +64,7 @@ func startFake(t *testing.T, id string) *fakeNode {
 		calls:   make(map[string]int),
 	}
 	n.leaderAddr = n.addr
+	n.applied = 7
 	kvpb.RegisterKVServer(n.srv, n)
 	kvpb.RegisterClusterServer(n.srv, n)
 	done := make(chan struct{})
@@ -105,6 +114,27 @@ func (n *fakeNode) setMembers(ms ...*kvpb.Member) {
 	n.members = ms
 }
 
+// setApplied sets the applied index the node reports.
+func (n *fakeNode) setApplied(i uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.applied = i
+}
+
+// setDegraded sets the degraded flag the node reports.
+func (n *fakeNode) setDegraded(d bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.degraded = d
+}
+
+// lastRead returns the read options of the last Get.
+func (n *fakeNode) lastRead() *kvpb.ReadOptions {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastGet.GetRead()
+}
+
 // count returns how many calls of method the node received.
 func (n *fakeNode) count(method string) int {
 	n.mu.Lock()
@@ -118,6 +148,9 @@ func (n *fakeNode) enter(ctx context.Context, method string) error {
 	n.calls[method]++
 	call, s := n.calls[method], n.scripts[method]
 	n.mu.Unlock()
+	if n.down.Load() {
+		return status.Error(codes.Unavailable, "fake node is down")
+	}
 	if s == nil {
 		return nil
 	}
@@ -128,7 +161,22 @@ func (n *fakeNode) enter(ctx context.Context, method string) error {
 func (n *fakeNode) header() *kvpb.ResponseHeader {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return &kvpb.ResponseHeader{NodeId: n.id, LeaderAddr: n.leaderAddr, Term: 1, AppliedIndex: 7}
+	lc := int64(40)
+	if n.leaderAddr == n.addr {
+		lc = 0
+	}
+	return &kvpb.ResponseHeader{NodeId: n.id, LeaderAddr: n.leaderAddr, Term: 1, AppliedIndex: n.applied,
+		LeaderKnown: n.leaderAddr != "" && !n.degraded, LastContactMs: lc, Degraded: n.degraded}
+}
+
+// readHeader is the header of a read served at the consistency ro asks for.
+func (n *fakeNode) readHeader(ro *kvpb.ReadOptions) *kvpb.ResponseHeader {
+	h := n.header()
+	h.Consistency = ro.GetConsistency()
+	if h.Consistency == kvpb.Consistency_CONSISTENCY_UNSPECIFIED {
+		h.Consistency = kvpb.Consistency_LINEARIZABLE
+	}
+	return h
 }
 
 // Put implements kvpb.KVServer.
@@ -141,11 +189,14 @@ func (n *fakeNode) Put(ctx context.Context, _ *kvpb.PutRequest) (*kvpb.PutRespon
 
 // Get implements kvpb.KVServer.
 func (n *fakeNode) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	n.mu.Lock()
+	n.lastGet = req
+	n.mu.Unlock()
 	if err := n.enter(ctx, "Get"); err != nil {
 		return nil, err
 	}
 	kv := &kvpb.KeyValue{Key: req.GetKey(), Value: []byte("v-" + n.id), CreateIndex: 3, ModIndex: 5}
-	return &kvpb.GetResponse{Header: n.header(), Kv: kv}, nil
+	return &kvpb.GetResponse{Header: n.readHeader(req.GetRead()), Kv: kv}, nil
 }
 
 // Delete implements kvpb.KVServer.
@@ -168,7 +219,7 @@ func (n *fakeNode) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListR
 		{Key: []byte(string(req.GetPrefix()) + "a"), Value: []byte("1")},
 		{Key: []byte(string(req.GetPrefix()) + "b"), Value: []byte("2")},
 	}
-	return &kvpb.ListResponse{Header: n.header(), Kvs: kvs, More: true}, nil
+	return &kvpb.ListResponse{Header: n.readHeader(req.GetRead()), Kvs: kvs, More: true}, nil
 }
 
 // Members implements kvpb.ClusterServer.
@@ -235,6 +286,70 @@ func hang(ctx context.Context, _ int) error {
 	return status.FromContextError(ctx.Err()).Err()
 }
 
+// noQuorum is the NO_QUORUM status of node n, which last saw a leader at
+// since (omitted when zero).
+func noQuorum(n *fakeNode, since time.Time) error {
+	md := map[string]string{"node_id": n.id}
+	if !since.IsZero() {
+		md["since"] = since.UTC().Format(time.RFC3339Nano)
+	}
+	return raftkvErr(codes.Unavailable, reasonNoQuorum, md)
+}
+
+// staleRefusal is the STALE status of node n.
+func staleRefusal(n *fakeNode) error {
+	return raftkvErr(codes.Unavailable, reasonStale,
+		map[string]string{"node_id": n.id, "applied_index": "7", "last_contact_ms": "3000"})
+}
+
+// startCluster starts n fake nodes named n1…, which all list each other as
+// members and name the first as leader.
+func startCluster(t *testing.T, n int) []*fakeNode {
+	t.Helper()
+	nodes := make([]*fakeNode, n)
+	var ms []*kvpb.Member
+	for i := range nodes {
+		nodes[i] = startFake(t, fmt.Sprintf("n%d", i+1))
+		ms = append(ms, &kvpb.Member{Id: nodes[i].id, GrpcAddr: nodes[i].addr, Voter: true, Leader: i == 0})
+	}
+	for _, node := range nodes {
+		node.setMembers(ms...)
+		node.setLeader(nodes[0].addr)
+	}
+	return nodes
+}
+
+// addrs returns the nodes' addresses.
+func addrs(nodes ...*fakeNode) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.addr
+	}
+	return out
+}
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+// Now returns the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 // newTestClient returns a Client with fast timeouts, logging to the test.
 func newTestClient(t *testing.T, endpoints ...string) *Client {
 	t.Helper()
@@ -243,6 +358,12 @@ func newTestClient(t *testing.T, endpoints ...string) *Client {
 
 // newTestClientConfig fills in fast test timeouts where cfg has none.
 func newTestClientConfig(t *testing.T, cfg Config) *Client {
+	t.Helper()
+	return newTestClientClock(t, cfg, time.Now)
+}
+
+// newTestClientClock is newTestClientConfig with the balancer's clock.
+func newTestClientClock(t *testing.T, cfg Config, now func() time.Time) *Client {
 	t.Helper()
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 500 * time.Millisecond
@@ -254,7 +375,7 @@ func newTestClientConfig(t *testing.T, cfg Config) *Client {
 		cfg.BackoffMax = 10 * time.Millisecond
 	}
 	cfg.Logger = testLogger(t)
-	c, err := New(cfg)
+	c, err := newClient(cfg, now)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

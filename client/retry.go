@@ -70,6 +70,11 @@ func decide(f failure, kind opKind, sent bool) action {
 			return actBackoff
 		case reasonShuttingDown:
 			return actNext
+		case reasonNoQuorum:
+			// Nothing was proposed. invoke tries every other member once
+			// (this one may be a minority on the wrong side of a
+			// partition), then gives up.
+			return actNext
 		case "":
 			if write && sent {
 				return actReturn
@@ -94,6 +99,14 @@ func decide(f failure, kind opKind, sent bool) action {
 // invoke runs fn against the leader (or any member for anyOp), retrying per
 // decide until it succeeds, fails for good, or ctx (or the default budget)
 // runs out.
+//
+// NO_QUORUM is handled apart: the first such answer starts a sweep in which
+// every other known member is tried once, at once and without pauses
+// (following NOT_LEADER hints to members not yet tried). The first member
+// that serves the call ends it; when none is left the call fails with the
+// NoQuorumError, promptly rather than at the deadline, unless the quorum was
+// lost less than NoQuorumGrace ago (see electionWait), in which case the
+// sweep is repeated with backoff until then.
 func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn attemptFunc) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -106,6 +119,12 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 		pauses  int   // backoff pauses so far; the pause doubles with each
 		misses  int   // members in a row that could not be reached
 		hops    int   // NOT_LEADER hints followed since the last pause
+		// sweep is non-nil once a member answered NO_QUORUM: the members
+		// tried since, which are not tried again.
+		sweep   map[string]bool
+		nqErr   error     // the latest NO_QUORUM answer
+		nqFirst time.Time // when the first NO_QUORUM answer came
+		nqSince time.Time // earliest "since" among NO_QUORUM answers
 	)
 	for attempt := 1; ; attempt++ {
 		if c.isClosed() {
@@ -116,14 +135,33 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 		}
 
 		target := c.Leader()
-		if target == "" {
+		if sweep != nil {
+			if target = c.unswept(sweep); target == "" {
+				if wait := c.electionWait(nqFirst, nqSince); wait > 0 {
+					// The quorum was lost only just now: this may be an
+					// election under way. Sweep again shortly.
+					c.log.Debug("no quorum since moments ago; waiting for an election", "method", method, "up_to", wait)
+					if err := sleep(ctx, min(c.backoffDelay(&pauses), wait)); err != nil {
+						return giveUp(err, nqErr)
+					}
+					clear(sweep)
+					continue
+				}
+				c.kickRefresh()
+				return fmt.Errorf("%w (tried %d members, none could serve the request)", nqErr, len(sweep))
+			}
+		} else if target == "" {
 			var n int
 			target, n = c.nextCandidate()
 			if kind != anyOp {
-				leader, derr := c.discover(ctx, target)
+				leader, degraded, derr := c.discover(ctx, target)
 				switch {
 				case derr == nil && leader != "":
 					target = leader
+				case derr == nil && degraded:
+					// The member lost its quorum. Send it the request all the
+					// same: its NO_QUORUM answer starts the sweep, instead of
+					// waiting here for a leader that may never come.
 				case derr == nil:
 					lastErr = fmt.Errorf("%w: %s knows no leader", ErrNoLeader, target)
 					c.log.Debug("no leader known", "method", method, "target", target, "attempt", attempt)
@@ -182,6 +220,12 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 		// conservative: a request that died in a local buffer counts as sent.
 		sent := p.Addr != nil
 		f := classify(target, err)
+		if f.code == codes.Canceled && ctx.Err() == nil {
+			// Not the caller's cancel: the connection was closed under the
+			// call (the member left the cluster). Treat it as a transport
+			// failure.
+			f.code, f.reason = codes.Unavailable, ""
+		}
 		ferr := f.toError(write, sent)
 		act := decide(f, kind, sent)
 		c.log.Debug("attempt failed", "method", method, "target", target, "attempt", attempt,
@@ -210,6 +254,27 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 			return ferr
 		}
 		lastErr = ferr
+		if f.reason == reasonNoQuorum || sweep != nil {
+			if sweep == nil {
+				sweep = make(map[string]bool)
+				nqFirst = time.Now()
+				c.log.Debug("no quorum; trying every other member once", "method", method, "target", target)
+			}
+			sweep[target] = true
+			if f.reason == reasonNoQuorum {
+				nqErr = ferr
+				// The earliest: a node may move its "since" forward when it
+				// notices the loss late, which must not extend the wait.
+				if since := f.noQuorum().Since; !since.IsZero() && (nqSince.IsZero() || since.Before(nqSince)) {
+					nqSince = since
+				}
+			}
+			c.forgetLeader(target)
+			if act == actRedirect && !sweep[f.leaderAddr] {
+				c.followHint(f.leaderAddr, f.leaderID)
+			}
+			continue
+		}
 		if act != actNext {
 			misses = 0
 		}
@@ -239,31 +304,46 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 }
 
 // discover asks target for the membership and returns the leader's gRPC
-// address ("" if target knows no leader). Each attempt is bounded by twice
-// DialTimeout so that one silent member cannot use up the caller's budget.
-func (c *Client) discover(ctx context.Context, target string) (string, error) {
-	cc, err := c.conn(target)
+// address ("" if target knows no leader) and whether target is degraded (it
+// lost its quorum; its leader hints are then ignored). Each attempt is
+// bounded by twice DialTimeout so that one silent member cannot use up the
+// caller's budget.
+func (c *Client) discover(ctx context.Context, target string) (leader string, degraded bool, err error) {
+	resp, err := c.membersOf(ctx, target)
 	if err != nil {
-		return "", err
-	}
-	dctx, cancel := context.WithTimeout(ctx, 2*c.cfg.DialTimeout)
-	defer cancel()
-	resp, err := kvpb.NewClusterClient(cc).Members(dctx, &kvpb.MembersRequest{})
-	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	c.learn(resp.GetMembers())
 	c.observe(resp.GetHeader())
 	if l := c.Leader(); l != "" {
-		return l, nil
+		return l, false, nil
+	}
+	if resp.GetHeader().GetDegraded() {
+		return "", true, nil
 	}
 	for _, m := range resp.GetMembers() {
 		if m.GetLeader() && m.GetGrpcAddr() != "" {
 			c.followHint(m.GetGrpcAddr(), m.GetId())
-			return m.GetGrpcAddr(), nil
+			return m.GetGrpcAddr(), false, nil
 		}
 	}
-	return "", nil
+	return "", false, nil
+}
+
+// unswept returns the next member to try in a NO_QUORUM sweep: the believed
+// leader if not yet tried, else the first candidate not yet tried, else "".
+func (c *Client) unswept(sweep map[string]bool) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leader != "" && !sweep[c.leader] {
+		return c.leader
+	}
+	for _, a := range c.candidatesLocked() {
+		if !sweep[a] {
+			return a
+		}
+	}
+	return ""
 }
 
 // unreachable reports whether a discovery failure means the member could not
@@ -291,15 +371,44 @@ func (c *Client) budget(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, c.cfg.RequestTimeout)
 }
 
+// electionWait is how much longer a call that met NO_QUORUM everywhere
+// keeps sweeping: until NoQuorumGrace has passed since the earliest moment
+// a member reported it last saw a leader (since, by the server's clock), and at most
+// NoQuorumGrace after the first NO_QUORUM answer (first, by the client's
+// clock, which bounds the wait whatever the clock skew). A quorum lost
+// longer ago, or an answer without "since", gets no wait: the call fails
+// at once.
+func (c *Client) electionWait(first, since time.Time) time.Duration {
+	grace := c.cfg.NoQuorumGrace
+	if grace <= 0 || since.IsZero() {
+		return 0
+	}
+	end := since.Add(grace)
+	if limit := first.Add(grace); limit.Before(end) {
+		end = limit
+	}
+	return time.Until(end)
+}
+
 // pause sleeps for the n-th jittered exponential backoff, or until ctx is
 // done, in which case it returns ctx.Err().
 func (c *Client) pause(ctx context.Context, n *int) error {
+	return sleep(ctx, c.backoffDelay(n))
+}
+
+// backoffDelay returns the n-th jittered exponential backoff and counts it.
+func (c *Client) backoffDelay(n *int) time.Duration {
 	d := c.cfg.BackoffBase << min(*n, 30)
 	if d <= 0 || d > c.cfg.BackoffMax {
 		d = c.cfg.BackoffMax
 	}
 	*n++
-	d = d/2 + rand.N(d/2+1) // jitter: half to full length
+	return d/2 + rand.N(d/2+1) // jitter: half to full length
+}
+
+// sleep waits for d, or until ctx is done, in which case it returns
+// ctx.Err().
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

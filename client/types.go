@@ -18,6 +18,19 @@ type Header struct {
 	Term uint64
 	// AppliedIndex is the last raft index applied by the serving node.
 	AppliedIndex uint64
+	// LeaderKnown is true when the serving node knew a current leader.
+	LeaderKnown bool
+	// LastContact is how long ago the serving node last heard from a leader,
+	// with millisecond precision: 0 on a leader holding its lease, -1 if it
+	// never has since it started.
+	LastContact time.Duration
+	// Degraded is true when the answer was served in degraded mode: the node
+	// had lost contact with a quorum, so the data may be stale. It is also
+	// set on a WithDegradedReads fallback.
+	Degraded bool
+	// Consistency is the level a read was actually served at; 0 (no level)
+	// on writes and other calls.
+	Consistency Consistency
 }
 
 // KeyValue is one stored key.
@@ -117,7 +130,19 @@ func headerFrom(h *kvpb.ResponseHeader) Header {
 		LeaderAddr:   h.GetLeaderAddr(),
 		Term:         h.GetTerm(),
 		AppliedIndex: h.GetAppliedIndex(),
+		LeaderKnown:  h.GetLeaderKnown(),
+		LastContact:  millis(h.GetLastContactMs()),
+		Degraded:     h.GetDegraded(),
+		Consistency:  consistencyFrom(h.GetConsistency()),
 	}
+}
+
+// millis converts a wire millisecond count where negative means never.
+func millis(ms int64) time.Duration {
+	if ms < 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // keyValueFrom converts a wire key-value.
@@ -143,10 +168,6 @@ func memberFrom(m *kvpb.Member) Member {
 
 // statusFrom converts a wire status.
 func statusFrom(s *kvpb.StatusResponse) *Status {
-	lc := time.Duration(-1)
-	if ms := s.GetLastContactMs(); ms >= 0 {
-		lc = time.Duration(ms) * time.Millisecond
-	}
 	return &Status{
 		Header:       headerFrom(s.GetHeader()),
 		ID:           s.GetId(),
@@ -158,6 +179,6 @@ func statusFrom(s *kvpb.StatusResponse) *Status {
 		LastLogIndex: s.GetLastLogIndex(),
 		CommitIndex:  s.GetCommitIndex(),
 		AppliedIndex: s.GetAppliedIndex(),
-		LastContact:  lc,
+		LastContact:  millis(s.GetLastContactMs()),
 	}
 }

@@ -35,9 +35,11 @@ func (a *app) clusterCmd() *cobra.Command {
 		Use:   "status",
 		Short: "Show every member's raft state",
 		Long: `List the members, then ask each of them, concurrently, for its own raft
-state: role, term, last log index, commit index, applied index, lag and time
-since it last heard from a leader. LAG is the highest commit index seen
-across the members minus the member's applied index.
+state: role, term, last log index, commit index, applied index, lag, time
+since it last heard from a leader, and whether it is degraded. LAG is the
+highest commit index seen across the members minus the member's applied
+index. DEGRADED is true for a member that has lost contact with a quorum:
+it refuses writes and linearizable reads and serves stale reads only.
 
 A member that does not answer is shown with its error. The command exits 0
 only if every member answered, and 4 otherwise (the table is still printed).`,

@@ -5,6 +5,8 @@
 //
 //	kvctl put greeting hello
 //	kvctl get greeting
+//	kvctl get greeting --consistency stale
+//	kvctl get greeting --max-staleness 2s
 //	kvctl get --prefix users/ --limit 10 -w table
 //	kvctl del greeting
 //	kvctl member list

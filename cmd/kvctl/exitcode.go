@@ -15,7 +15,7 @@ const (
 	exitError          = 1 // any other error
 	exitUsage          = 2 // bad flags or arguments, or a request the server rejected as invalid
 	exitNotFound       = 3 // the key does not exist
-	exitUnavailable    = 4 // no leader, timeout, or members unreachable
+	exitUnavailable    = 4 // no leader, no quorum, too stale, timeout, or members unreachable
 	exitOutcomeUnknown = 5 // a write may or may not have been applied
 )
 
@@ -25,8 +25,10 @@ const exitCodesHelp = `Exit codes:
   1  other error
   2  usage error or invalid argument (bad flag or arguments, invalid key or value)
   3  key not found
-  4  cluster unavailable (no leader, timeout, members unreachable); for
-     "cluster status": at least one member did not answer
+  4  cluster unavailable: no leader, no quorum (writes and linearizable
+     reads are refused while a majority is down; stale reads still work),
+     every member too stale for a bounded read, timeout, or members
+     unreachable; for "cluster status": at least one member did not answer
   5  write outcome unknown: the write may or may not have been applied, so
      read the key back before retrying it`
 
@@ -57,6 +59,8 @@ func exitCode(err error) int {
 	case errors.Is(err, client.ErrNotFound):
 		return exitNotFound
 	case errors.Is(err, client.ErrNoLeader),
+		errors.Is(err, client.ErrNoQuorum),
+		errors.Is(err, client.ErrStale),
 		errors.Is(err, client.ErrUnavailable),
 		errors.Is(err, context.DeadlineExceeded):
 		return exitUnavailable

@@ -27,6 +27,8 @@ func TestExitCode(t *testing.T) {
 		{"outcome unknown", client.ErrOutcomeUnknown, exitOutcomeUnknown},
 		{"outcome unknown at deadline", fmt.Errorf("%w: %w", client.ErrOutcomeUnknown, context.DeadlineExceeded), exitOutcomeUnknown},
 		{"closed", client.ErrClosed, exitError},
+		{"no quorum", fmt.Errorf("put: %w", &client.NoQuorumError{NodeID: "n2"}), exitUnavailable},
+		{"stale", fmt.Errorf("get: %w", client.ErrStale), exitUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

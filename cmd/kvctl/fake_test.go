@@ -21,6 +21,8 @@ type fakeClient struct {
 	members []client.Member
 	status  map[string]*client.Status // by gRPC address; missing means unreachable
 	listed  string                    // last List prefix
+	opts    int                       // read options passed to the last Get or List
+	header  *client.Header            // if set, the header of Get and List answers
 	closed  bool
 }
 
@@ -36,9 +38,10 @@ func (f *fakeClient) Put(_ context.Context, key string, value []byte) (*client.P
 	return &client.PutResponse{Header: testHeader, Index: 10}, nil
 }
 
-func (f *fakeClient) Get(_ context.Context, key string) (*client.GetResponse, error) {
+func (f *fakeClient) Get(_ context.Context, key string, opts ...client.ReadOption) (*client.GetResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.opts = len(opts)
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -46,7 +49,15 @@ func (f *fakeClient) Get(_ context.Context, key string) (*client.GetResponse, er
 	if !ok {
 		return nil, fmt.Errorf("%w: key %q", client.ErrNotFound, key)
 	}
-	return &client.GetResponse{Header: testHeader, KV: kv}, nil
+	return &client.GetResponse{Header: f.readHeader(), KV: kv}, nil
+}
+
+// readHeader is the header of a Get or List answer. f.mu is held.
+func (f *fakeClient) readHeader() client.Header {
+	if f.header != nil {
+		return *f.header
+	}
+	return testHeader
 }
 
 func (f *fakeClient) Delete(_ context.Context, key string) (*client.DeleteResponse, error) {
@@ -60,15 +71,16 @@ func (f *fakeClient) Delete(_ context.Context, key string) (*client.DeleteRespon
 	return &client.DeleteResponse{Header: testHeader, Index: 11, Deleted: ok}, nil
 }
 
-func (f *fakeClient) List(_ context.Context, prefix string, _ ...client.ListOption) (*client.ListResponse, error) {
+func (f *fakeClient) List(_ context.Context, prefix string, opts ...client.ReadOption) (*client.ListResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.listed = prefix
+	f.opts = len(opts)
 	if f.err != nil {
 		return nil, f.err
 	}
 	// Keys in byte order; the fake holds only a/1 and a/2 in list tests.
-	resp := &client.ListResponse{Header: testHeader, More: true}
+	resp := &client.ListResponse{Header: f.readHeader(), More: true}
 	for _, k := range []string{"a/1", "a/2", "b"} {
 		if kv, ok := f.kvs[k]; ok && len(k) >= len(prefix) && k[:len(prefix)] == prefix {
 			resp.KVs = append(resp.KVs, kv)

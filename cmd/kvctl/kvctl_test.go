@@ -53,7 +53,7 @@ func TestRun_HelpAndCompletion(t *testing.T) {
 	if code := run([]string{"--help"}, &out, &errOut, func(string) string { return "" }); code != exitOK {
 		t.Fatalf("--help exit code = %d, stderr %q", code, errOut.String())
 	}
-	for _, want := range []string{"Exit codes:", "5  write outcome unknown", "--endpoints", "KVCTL_ENDPOINTS"} {
+	for _, want := range []string{"Exit codes:", "no quorum", "5  write outcome unknown", "--endpoints", "KVCTL_ENDPOINTS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help output lacks %q", want)
 		}
@@ -116,9 +116,9 @@ func TestRun_Commands(t *testing.T) {
 				"n2, 127.0.0.1:7002, 127.0.0.1:9002, true, false\n" +
 				"n3, 127.0.0.1:7003, 127.0.0.1:9003, true, false\n", ""},
 		{"cluster status", []string{"cluster", "status"}, exitUnavailable,
-			"n1, 127.0.0.1:7001, 127.0.0.1:9001, leader, true, 2, 12, 12, 12, 0, 0s, \n" +
-				"n2, 127.0.0.1:7002, 127.0.0.1:9002, follower, true, 2, 12, 11, 9, 3, 40ms, \n" +
-				"n3, 127.0.0.1:7003, 127.0.0.1:9003, -, true, -, -, -, -, -, -, cluster unavailable: 127.0.0.1:7003: connection refused\n",
+			"n1, 127.0.0.1:7001, 127.0.0.1:9001, leader, true, 2, 12, 12, 12, 0, 0s, false, \n" +
+				"n2, 127.0.0.1:7002, 127.0.0.1:9002, follower, true, 2, 12, 11, 9, 3, 40ms, false, \n" +
+				"n3, 127.0.0.1:7003, 127.0.0.1:9003, -, true, -, -, -, -, -, -, -, cluster unavailable: 127.0.0.1:7003: connection refused\n",
 			"1 of 3 members did not answer"},
 	}
 	for _, tt := range tests {
@@ -205,7 +205,7 @@ func TestRun_Unreachable(t *testing.T) {
 	if err := lis.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"get", "k"}, {"put", "k", "v"}, {"cluster", "status"}} {
+	for _, args := range [][]string{{"get", "k"}, {"get", "k", "--consistency", "stale"}, {"put", "k", "v"}, {"cluster", "status"}} {
 		var out, errOut bytes.Buffer
 		code := run(append([]string{"--endpoints", dead, "--command-timeout", "300ms"}, args...),
 			&out, &errOut, func(string) string { return "" })

@@ -131,7 +131,7 @@ func (tablePrinter) status(w io.Writer, rows []statusRow) error {
 		cells = append(cells, statusCells(r))
 	}
 	return table(w, []string{"ID", "GRPC ADDR", "RAFT ADDR", "ROLE", "VOTER", "TERM",
-		"LAST LOG", "COMMIT", "APPLIED", "LAG", "LAST CONTACT", "ERROR"}, cells)
+		"LAST LOG", "COMMIT", "APPLIED", "LAG", "LAST CONTACT", "DEGRADED", "ERROR"}, cells)
 }
 
 // kvHeader is the table header for key-values.
@@ -148,15 +148,18 @@ func memberCells(m client.Member) []string {
 }
 
 // statusCells is one member's status row. A member that did not answer has
-// "-" in the columns it would have filled, and its error last.
+// "-" in the columns it would have filled, and its error last. DEGRADED is
+// the member's own report (its response header): it has lost contact with a
+// quorum and serves stale reads only.
 func statusCells(r statusRow) []string {
 	s := r.Status
 	if s == nil {
 		return []string{r.Member.ID, r.Member.GRPCAddr, r.Member.RaftAddr, "-", strconv.FormatBool(r.Member.Voter),
-			"-", "-", "-", "-", "-", "-", r.Err.Error()}
+			"-", "-", "-", "-", "-", "-", "-", r.Err.Error()}
 	}
 	return []string{s.ID, s.GRPCAddr, s.RaftAddr, s.Role, strconv.FormatBool(s.Voter), u(s.Term),
-		u(s.LastLogIndex), u(s.CommitIndex), u(s.AppliedIndex), u(r.Lag), lastContact(s.LastContact), ""}
+		u(s.LastLogIndex), u(s.CommitIndex), u(s.AppliedIndex), u(r.Lag), lastContact(s.LastContact),
+		strconv.FormatBool(s.Header.Degraded), ""}
 }
 
 // lastContact formats a Status.LastContact.
@@ -185,11 +188,16 @@ type jsonPrinter struct{}
 
 // jsonHeader is the JSON form of client.Header.
 type jsonHeader struct {
-	NodeID       string `json:"node_id"`
-	LeaderID     string `json:"leader_id"`
-	LeaderAddr   string `json:"leader_addr"`
-	Term         uint64 `json:"term"`
-	AppliedIndex uint64 `json:"applied_index"`
+	NodeID        string `json:"node_id"`
+	LeaderID      string `json:"leader_id"`
+	LeaderAddr    string `json:"leader_addr"`
+	Term          uint64 `json:"term"`
+	AppliedIndex  uint64 `json:"applied_index"`
+	LeaderKnown   bool   `json:"leader_known"`
+	LastContactMs int64  `json:"last_contact_ms"` // -1: never
+	Degraded      bool   `json:"degraded"`
+	// Consistency is the level a read was served at; absent on writes.
+	Consistency string `json:"consistency,omitempty"`
 }
 
 // jsonKV is the JSON form of client.KeyValue.
@@ -227,12 +235,21 @@ type jsonStatus struct {
 	AppliedIndex  uint64      `json:"applied_index"`
 	Lag           uint64      `json:"lag"`
 	LastContactMs int64       `json:"last_contact_ms"` // -1: never
+	Degraded      bool        `json:"degraded"`
 	Header        *jsonHeader `json:"header,omitempty"`
 	Error         string      `json:"error,omitempty"`
 }
 
 func header(h client.Header) jsonHeader {
-	return jsonHeader{NodeID: h.NodeID, LeaderID: h.LeaderID, LeaderAddr: h.LeaderAddr, Term: h.Term, AppliedIndex: h.AppliedIndex}
+	out := jsonHeader{NodeID: h.NodeID, LeaderID: h.LeaderID, LeaderAddr: h.LeaderAddr, Term: h.Term,
+		AppliedIndex: h.AppliedIndex, LeaderKnown: h.LeaderKnown, LastContactMs: -1, Degraded: h.Degraded}
+	if h.LastContact >= 0 {
+		out.LastContactMs = h.LastContact.Milliseconds()
+	}
+	if h.Consistency != 0 {
+		out.Consistency = h.Consistency.String()
+	}
+	return out
 }
 
 func kvJSON(kv client.KeyValue) jsonKV {
@@ -299,7 +316,7 @@ func (jsonPrinter) status(w io.Writer, rows []statusRow) error {
 			h := header(s.Header)
 			js.ID, js.GRPCAddr, js.RaftAddr, js.Voter = s.ID, s.GRPCAddr, s.RaftAddr, s.Voter
 			js.Role, js.Term, js.LastLogIndex, js.CommitIndex, js.AppliedIndex = s.Role, s.Term, s.LastLogIndex, s.CommitIndex, s.AppliedIndex
-			js.Lag, js.Header = r.Lag, &h
+			js.Lag, js.Degraded, js.Header = r.Lag, s.Header.Degraded, &h
 			if s.LastContact >= 0 {
 				js.LastContactMs = s.LastContact.Milliseconds()
 			}

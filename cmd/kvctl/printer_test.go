@@ -27,7 +27,7 @@ func TestPrinters(t *testing.T) {
 	get := &client.GetResponse{Header: testHeader, KV: client.KeyValue{Key: "k", Value: []byte("v"), CreateIndex: 1, ModIndex: 2}}
 	rows := []statusRow{
 		{Member: client.Member{ID: "n1"}, Status: &client.Status{ID: "n1", GRPCAddr: "g1", RaftAddr: "r1", Role: "candidate",
-			Term: 3, LastContact: -1}},
+			Term: 3, LastContact: -1, Header: client.Header{NodeID: "n1", Degraded: true, LastContact: -1}}},
 		{Member: client.Member{ID: "n2", GRPCAddr: "g2", RaftAddr: "r2"}, Err: errors.New("refused")},
 	}
 	tests := []struct {
@@ -48,10 +48,10 @@ func TestPrinters(t *testing.T) {
 			"table":  "KEY  VALUE  CREATE INDEX  MOD INDEX\nk    v      1             2\n",
 		}},
 		{"status", func(p printer, w *bytes.Buffer) error { return p.status(w, rows) }, map[string]string{
-			"simple": "n1, g1, r1, candidate, false, 3, 0, 0, 0, 0, never, \nn2, g2, r2, -, false, -, -, -, -, -, -, refused\n",
-			"table": "ID  GRPC ADDR  RAFT ADDR  ROLE       VOTER  TERM  LAST LOG  COMMIT  APPLIED  LAG  LAST CONTACT  ERROR\n" +
-				"n1  g1         r1         candidate  false  3     0         0       0        0    never         \n" +
-				"n2  g2         r2         -          false  -     -         -       -        -    -             refused\n",
+			"simple": "n1, g1, r1, candidate, false, 3, 0, 0, 0, 0, never, true, \nn2, g2, r2, -, false, -, -, -, -, -, -, -, refused\n",
+			"table": "ID  GRPC ADDR  RAFT ADDR  ROLE       VOTER  TERM  LAST LOG  COMMIT  APPLIED  LAG  LAST CONTACT  DEGRADED  ERROR\n" +
+				"n1  g1         r1         candidate  false  3     0         0       0        0    never         true      \n" +
+				"n2  g2         r2         -          false  -     -         -       -        -    -             -         refused\n",
 		}},
 	}
 	for _, tt := range tests {

@@ -24,9 +24,9 @@ const envEndpoints = "KVCTL_ENDPOINTS"
 // a fake to exercise commands and printers without a cluster.
 type kvClient interface {
 	Put(ctx context.Context, key string, value []byte) (*client.PutResponse, error)
-	Get(ctx context.Context, key string) (*client.GetResponse, error)
+	Get(ctx context.Context, key string, opts ...client.ReadOption) (*client.GetResponse, error)
 	Delete(ctx context.Context, key string) (*client.DeleteResponse, error)
-	List(ctx context.Context, prefix string, opts ...client.ListOption) (*client.ListResponse, error)
+	List(ctx context.Context, prefix string, opts ...client.ReadOption) (*client.ListResponse, error)
 	Members(ctx context.Context) ([]client.Member, error)
 	Status(ctx context.Context, endpoint string) (*client.Status, error)
 	Close() error
@@ -82,6 +82,10 @@ func (a *app) execute(args []string) int {
 	if errors.As(err, new(usageError)) && cmd != nil {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
+	if errors.Is(err, client.ErrNoQuorum) {
+		fmt.Fprintln(a.stderr, "The cluster has lost its quorum: writes and linearizable reads fail until a majority "+
+			"of members is back. Reads still work with 'kvctl get --consistency stale'.")
+	}
 	return exitCode(err)
 }
 
@@ -92,9 +96,11 @@ func (a *app) rootCmd() *cobra.Command {
 		Short: "Command-line client for the raftkv replicated key-value store",
 		Long: `kvctl reads and writes keys in a raftkv cluster and inspects its members.
 
-Writes, gets and lists are sent to the leader and are linearizable. kvctl
-learns the members and the leader from any reachable endpoint and fails over
-when the leader changes, within --command-timeout.
+Writes are sent to the leader. Gets and lists are linearizable by default
+(served by the leader); "get --consistency stale|bounded" reads from any
+member instead, and keeps working when the cluster has lost its quorum.
+kvctl learns the members and the leader from any reachable endpoint and
+fails over when the leader changes, within --command-timeout.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
