@@ -59,7 +59,11 @@ func (n *Node) syncLeader() {
 	n.mu.Lock()
 	changed := NodeID(id) != n.leaderID || string(addr) != n.leaderAddr
 	if changed {
-		if n.leaderID != "" {
+		// A follower's last leader contact is raft's LastContact; only a
+		// leader stepping down has none, so only that moment is recorded
+		// (recording every observed loss would move "since" forward, to
+		// when the loss was noticed, and make degraded flap).
+		if n.leaderID == n.id {
 			n.leaderLostAt = time.Now()
 		}
 		n.leaderID, n.leaderAddr = NodeID(id), string(addr)

@@ -86,14 +86,17 @@ func (n *Node) Status() Status {
 // so callers refuse them at once instead of waiting for a timeout; stale
 // reads of local data still work.
 //
-// A follower or candidate is degraded when it knows no leader, or has not
-// heard from one, for longer than the election timeout: a healthy cluster
-// elects a new leader well within that. A leader is never reported
+// A follower or candidate is degraded when it has not heard from a leader
+// for longer than DegradedAfter: twice the heartbeat timeout (raft
+// randomises a follower's wait for a missing leader between one and two
+// heartbeat timeouts) plus one election timeout (a first election round).
+// A healthy cluster elects a new leader well within that, so an ordinary
+// failover is not reported as lost quorum. A leader is never reported
 // degraded: hashicorp/raft makes a leader that cannot reach a quorum step
-// down after LeaderLeaseTimeout, after which the rule above applies. A node
-// that has never heard from a leader counts from its start, so a lone node
-// restarted while its peers are down is degraded one election timeout after
-// it starts.
+// down after LeaderLeaseTimeout, after which the rule above applies, counted
+// from the step-down. A node that has never heard from a leader counts from
+// its start, so a lone node restarted while its peers are down is degraded
+// DegradedAfter after it starts.
 func (n *Node) Degraded() (bool, time.Time) {
 	return n.degraded(n.raft.State())
 }
@@ -106,8 +109,8 @@ func (n *Node) degraded(state raft.RaftState) (bool, time.Time) {
 		return true, time.Now()
 	}
 	// The last sign of a leader: a message from one (raft's LastContact),
-	// the moment this node stopped seeing one (a leader that stepped down
-	// has no LastContact of its own), or the node's start.
+	// the moment this node stopped leading (a leader that stepped down has
+	// no LastContact of its own), or the node's start.
 	last := n.startedAt
 	if lc := n.raft.LastContact(); lc.After(last) {
 		last = lc
@@ -117,8 +120,13 @@ func (n *Node) degraded(state raft.RaftState) (bool, time.Time) {
 		last = n.leaderLostAt
 	}
 	n.mu.Unlock()
-	if time.Since(last) > n.cfg.ElectionTimeout {
+	if time.Since(last) > n.DegradedAfter() {
 		return true, last
 	}
 	return false, time.Time{}
+}
+
+// DegradedAfter is how long without a leader makes a node degraded.
+func (n *Node) DegradedAfter() time.Duration {
+	return 2*n.cfg.HeartbeatTimeout + n.cfg.ElectionTimeout
 }
