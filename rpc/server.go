@@ -177,7 +177,7 @@ func (s *Server) header() *kvpb.ResponseHeader {
 		LeaderAddr:    s.leaderAddr(st.LeaderID),
 		Term:          st.Term,
 		AppliedIndex:  s.node.AppliedIndex(),
-		LeaderKnown:   st.LeaderID != "" && !st.Degraded, // a leader not heard from within the election timeout is not "known"
+		LeaderKnown:   st.LeaderID != "" && !st.Degraded, // a leader not heard from for too long is not "known"
 		LastContactMs: lastContactMillis(st.LastContact),
 		Degraded:      st.Degraded,
 	}
