@@ -5,6 +5,7 @@ PROTOC    ?= protoc
 E2E_FLAGS ?=
 
 .PHONY: help build test test-unit test-e2e lint fmt-check vet proto proto-check tidy-check cluster cluster-stop cluster-status clean
+.PHONY: docker-cluster docker-cluster-stop
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -56,3 +57,11 @@ cluster-status: ## show the local cluster
 
 clean: ## remove build output (not .cluster/)
 	rm -rf $(BIN)
+
+DOCKER_PURGE ?=
+
+docker-cluster: ## build the FROM-scratch image (raftkv:dev) and start n1..n3 with docker compose
+	@scripts/docker-cluster.sh up
+
+docker-cluster-stop: ## stop the container cluster (DOCKER_PURGE=1 also deletes its data volumes)
+	@scripts/docker-cluster.sh down $(if $(DOCKER_PURGE),-v)
