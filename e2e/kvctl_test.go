@@ -73,6 +73,7 @@ func TestE2E_Kvctl(t *testing.T) {
 		t.Fatalf("cluster status should show two followers:\n%s", status)
 	}
 	expect(0, "complete", "completion", "bash")
+	expect(0, "failure tolerance 1", "cluster", "health")
 
 	// A node that does not answer shows its error in its row and the
 	// command exits 4.
@@ -80,6 +81,10 @@ func TestE2E_Kvctl(t *testing.T) {
 	out, _, code := c.kvctl("cluster", "status", "-w", "table")
 	if code != 4 || !strings.Contains(out, "n3") || !strings.Contains(out, "refused") {
 		t.Fatalf("status with n3 down: exit %d\n%s", code, out)
+	}
+	out, _, code = c.kvctl("cluster", "health")
+	if code != 4 || !strings.Contains(out, "failure tolerance 0") || !strings.Contains(out, "unreachable") {
+		t.Fatalf("health with n3 down: exit %d\n%s", code, out)
 	}
 	// Writes still work with one node down.
 	expect(0, "OK", "put", "still", "writable")

@@ -68,6 +68,7 @@ only if every member answered, and 4 otherwise (the table is still printed).`,
 			})
 		},
 	})
+	cmd.AddCommand(a.clusterHealthCmd())
 	return cmd
 }
 
