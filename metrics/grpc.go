@@ -7,9 +7,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
 // GRPC records gRPC server requests by method and status code, with a
@@ -19,6 +22,8 @@ import (
 type GRPC struct {
 	handled *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	reads   *prometheus.CounterVec // by requested consistency and code
+	refused *prometheus.CounterVec // failed requests by ErrorInfo reason
 
 	mu         sync.Mutex        // guards perService
 	perService map[string]uint64 // requests completed, by service
@@ -41,6 +46,14 @@ func NewGRPC() *GRPC {
 			Help:    "Time to handle a gRPC request on this node (including forwarding to the leader), by service and method.",
 			Buckets: GRPCLatencyBuckets,
 		}, []string{"grpc_service", "grpc_method"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftkv_reads_total",
+			Help: "Get and List requests on this node, by requested consistency (linearizable, stale, bounded) and status code.",
+		}, []string{"consistency", "grpc_code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftkv_requests_refused_total",
+			Help: "Requests this node refused, by method and reason (NOT_LEADER, NO_LEADER, NO_QUORUM, STALE, OUTCOME_UNKNOWN, NOT_PROPOSED, SHUTTING_DOWN, or the status code when there is no reason).",
+		}, []string{"grpc_method", "reason"}),
 		perService: map[string]uint64{},
 	}
 }
@@ -62,7 +75,54 @@ func (g *GRPC) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 	start := time.Now()
 	resp, err := handler(ctx, req)
 	g.observe(info.FullMethod, err, time.Since(start))
+	g.observeRequest(info.FullMethod, req, err)
 	return resp, err
+}
+
+// observeRequest counts reads by consistency and refusals by reason.
+func (g *GRPC) observeRequest(fullMethod string, req any, err error) {
+	var ro *kvpb.ReadOptions
+	isRead := true
+	switch r := req.(type) {
+	case *kvpb.GetRequest:
+		ro = r.GetRead()
+	case *kvpb.ListRequest:
+		ro = r.GetRead()
+	default:
+		isRead = false
+	}
+	if isRead {
+		g.reads.WithLabelValues(consistencyLabel(ro.GetConsistency()), status.Code(err).String()).Inc()
+	}
+	if err == nil {
+		return
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.NotFound, codes.InvalidArgument:
+		return // answers about the data or the request, not refusals
+	}
+	reason := st.Code().String()
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() != "" {
+			reason = info.GetReason()
+		}
+	}
+	_, method := splitMethod(fullMethod)
+	g.refused.WithLabelValues(method, reason).Inc()
+}
+
+// consistencyLabel names a requested read level; unspecified means
+// linearizable.
+func consistencyLabel(c kvpb.Consistency) string {
+	switch c {
+	case kvpb.Consistency_STALE:
+		return "stale"
+	case kvpb.Consistency_BOUNDED:
+		return "bounded"
+	default:
+		return "linearizable"
+	}
 }
 
 func (g *GRPC) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -115,10 +175,14 @@ func splitMethod(full string) (string, string) {
 func (g *GRPC) Describe(ch chan<- *prometheus.Desc) {
 	g.handled.Describe(ch)
 	g.latency.Describe(ch)
+	g.reads.Describe(ch)
+	g.refused.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (g *GRPC) Collect(ch chan<- prometheus.Metric) {
 	g.handled.Collect(ch)
 	g.latency.Collect(ch)
+	g.reads.Collect(ch)
+	g.refused.Collect(ch)
 }

@@ -13,10 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/raftkv/raftkv/proto/kvpb"
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/raftnode/raftnodetest"
 )
@@ -259,4 +261,46 @@ func histCount(t *testing.T, c prometheus.Collector, name string) uint64 {
 func histSum(t *testing.T, c prometheus.Collector, name string) float64 {
 	t.Helper()
 	return histogram(t, c, name).GetSampleSum()
+}
+
+func TestGRPC_ReadsByConsistencyAndRefusalsByReason(t *testing.T) {
+	g := NewGRPC()
+	get := &grpc.UnaryServerInfo{FullMethod: "/kv.v1.KV/Get"}
+	put := &grpc.UnaryServerInfo{FullMethod: "/kv.v1.KV/Put"}
+	ok := func(context.Context, any) (any, error) { return "ok", nil }
+	notFound := func(context.Context, any) (any, error) { return nil, status.Error(codes.NotFound, "missing") }
+	noQuorum := func(context.Context, any) (any, error) {
+		st, _ := status.New(codes.Unavailable, "no quorum").WithDetails(&errdetails.ErrorInfo{Reason: "NO_QUORUM", Domain: "raftkv.io"})
+		return nil, st.Err()
+	}
+	stale := &kvpb.GetRequest{Read: &kvpb.ReadOptions{Consistency: kvpb.Consistency_STALE}}
+	_, _ = g.unary(context.Background(), &kvpb.GetRequest{}, get, ok)
+	_, _ = g.unary(context.Background(), stale, get, ok)
+	_, _ = g.unary(context.Background(), stale, get, notFound)
+	_, _ = g.unary(context.Background(), &kvpb.PutRequest{}, put, noQuorum)
+	_, _ = g.unary(context.Background(), &kvpb.PutRequest{}, put, func(context.Context, any) (any, error) {
+		return nil, status.Error(codes.DeadlineExceeded, "slow")
+	})
+	for _, c := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{"linearizable", "OK"}, 1},
+		{[]string{"stale", "OK"}, 1},
+		{[]string{"stale", "NotFound"}, 1},
+	} {
+		if got := testutil.ToFloat64(g.reads.WithLabelValues(c.labels...)); got != c.want {
+			t.Errorf("reads%v = %v, want %v", c.labels, got, c.want)
+		}
+	}
+	if got := testutil.ToFloat64(g.refused.WithLabelValues("Put", "NO_QUORUM")); got != 1 {
+		t.Errorf("refused{Put,NO_QUORUM} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(g.refused.WithLabelValues("Put", "DeadlineExceeded")); got != 1 {
+		t.Errorf("refused{Put,DeadlineExceeded} = %v, want 1", got)
+	}
+	if n := testutil.CollectAndCount(g, "raftkv_requests_refused_total"); n != 2 {
+		t.Errorf("refused series = %d, want 2 (NotFound is not a refusal)", n)
+	}
+	lint(t, g)
 }
