@@ -29,6 +29,7 @@ func (s *Server) newMonitoring() (*monitoring, error) {
 	cs := []prometheus.Collector{
 		m.grpc,
 		m.leader,
+		followerLag{s},
 		metrics.NewNodeCollector(s.node, metrics.Files{
 			StorePath:   s.st.Path(),
 			RaftLogPath: filepath.Join(raftDir, "raft.db"),

@@ -247,3 +247,35 @@ func TestMonitoring_PprofBehindFlag(t *testing.T) {
 		t.Errorf("pprof on n2 (disabled) = %d, want 404", code)
 	}
 }
+
+// TestMonitoring_FollowerLagOnLeader: the leader exports each other
+// member's lag in entries; a stopped member shows -1; followers export none.
+func TestMonitoring_FollowerLagOnLeader(t *testing.T) {
+	c, urls := startMonitoredCluster(t, nil)
+	leader := c.Leader(leaderWait)
+	cl := newClient(t, c.Endpoints()...)
+	ctx := ctxTimeout(t, 20*time.Second)
+	for i := range 20 {
+		if _, err := cl.Put(ctx, fmt.Sprintf("lag/%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := (leader+1)%3, (leader+2)%3
+	ids := []string{c.Node(0).ID(), c.Node(1).ID(), c.Node(2).ID()}
+	series := func(i int) string {
+		return fmt.Sprintf(`raftkv_follower_lag_entries{peer_id="%s"}`, ids[i])
+	}
+	servertest.WaitFor(t, 10*time.Second, "followers caught up in the lag metric", func() bool {
+		_, scrape := get(t, urls[leader]+"/metrics")
+		return metricValue(t, scrape, series(a)) == 0 && metricValue(t, scrape, series(b)) == 0
+	})
+	_, followerScrape := get(t, urls[a]+"/metrics")
+	if strings.Contains(followerScrape, "raftkv_follower_lag_entries{") {
+		t.Errorf("a follower exports raftkv_follower_lag_entries")
+	}
+	c.Stop(b)
+	_, scrape := get(t, urls[leader]+"/metrics")
+	if got := metricValue(t, scrape, series(b)); got != -1 {
+		t.Errorf("lag of stopped member = %v, want -1", got)
+	}
+}

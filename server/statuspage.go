@@ -126,10 +126,5 @@ func (s *Server) peerStatus(ctx context.Context, mv *memberView) {
 	if mv.LastContactMs < 0 {
 		mv.LastContact = "-1ns" // the same "never" as raftnode.Status renders
 	}
-	// The rule raftnode.Node.Degraded applies, seen from outside: a
-	// non-leader without a leader, or without news from one for longer than
-	// an election timeout.
-	et := s.cfg.raftConfig().ElectionTimeout
-	mv.Degraded = mv.Role != "leader" &&
-		(mv.LeaderID == "" || mv.LastContactMs < 0 || time.Duration(mv.LastContactMs)*time.Millisecond > et)
+	mv.Degraded = st.GetHeader().GetDegraded()
 }
