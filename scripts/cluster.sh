@@ -51,13 +51,22 @@ initial_cluster() {
 
 pid_file() { echo "$CLUSTER_DIR/$1.pid"; }
 
+# alive <pid>: the process exists and is not a zombie. An exited kvd whose
+# parent (this script's shell, long gone) was replaced by an init that reaps
+# lazily stays a zombie for a while, and kill -0 would still succeed.
+alive() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # running <node>: true when the recorded PID is alive and is a kvd.
 running() {
   local f pid
   f=$(pid_file "$1")
   [[ -f $f ]] || return 1
   pid=$(<"$f")
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ -n $pid ]] && alive "$pid" || return 1
   grep -q kvd "/proc/$pid/cmdline" 2>/dev/null
 }
 
@@ -106,11 +115,11 @@ stop_node() {
   running "$n" || { echo "$n is not running"; rm -f "$(pid_file "$n")"; return 0; }
   pid=$(<"$(pid_file "$n")")
   kill -TERM "$pid"
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
+  for ((i = 0; i < 200; i++)); do
+    alive "$pid" || break
+    sleep 0.05
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     echo "$n did not stop within 10s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi

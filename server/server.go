@@ -193,7 +193,20 @@ func (s *Server) handOffLeadership() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	if ms, err := s.node.Members(ctx); err != nil || countVoters(ms) < 2 {
+		return // nobody to hand off to
+	}
 	if err := s.node.TransferLeadership(ctx); err != nil {
 		s.log.Warn("leadership hand-off before stopping failed", "err", err)
 	}
+}
+
+func countVoters(ms []raftnode.Member) int {
+	n := 0
+	for _, m := range ms {
+		if m.Voter {
+			n++
+		}
+	}
+	return n
 }
