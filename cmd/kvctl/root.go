@@ -135,7 +135,7 @@ fails over when the leader changes, within --command-timeout.
 	f.StringVarP(&a.writeOut, "write-out", "w", "simple", "output format: simple, table or json (json values are base64)")
 	f.BoolVar(&a.debug, "debug", false, "log the client's retries and leader changes to stderr")
 
-	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.memberCmd(), a.clusterCmd())
+	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.memberCmd(), a.clusterCmd(), a.benchCmd())
 	return root
 }
 

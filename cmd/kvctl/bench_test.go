@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftkv/raftkv/client"
+)
+
+func TestSummarize(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 1000; i++ {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	s := summarize(lat)
+	if s.P50 != 500 || s.P90 != 900 || s.P99 != 990 || s.P999 != 999 || s.Max != 1000 || s.Mean != 500.5 {
+		t.Fatalf("summary = %+v", s)
+	}
+	if (summarize(nil) != latencySummaryMs{}) {
+		t.Fatal("empty summary not zero")
+	}
+}
+
+func TestBenchKey(t *testing.T) {
+	if k := benchKey(42, 8); k != "00000042" {
+		t.Fatalf("benchKey(42, 8) = %q", k)
+	}
+	if k := benchKey(123456, 3); len(k) != 3 {
+		t.Fatalf("benchKey keeps size: %q", k)
+	}
+}
+
+func TestRunBench_CountsOpsAndErrors(t *testing.T) {
+	f := newFakeClient()
+	spec := benchSpec{Workload: "mixed", Clients: 4, Conns: 2, Total: 400, KeySize: 8, ValSize: 16, KeySpace: 10, ReadRatio: 0.5, Consistency: client.Stale}
+	if err := spec.validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runBench(context.Background(), spec, []kvClient{f, f}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops+res.Errors != 400 || res.Errors != 0 || res.OpsPerSec <= 0 || res.Latency.Max <= 0 {
+		t.Fatalf("result = %+v", res)
+	}
+	var out bytes.Buffer
+	if err := printBench(&out, res); err != nil || !strings.Contains(out.String(), "ops/s") {
+		t.Fatalf("report: %v\n%s", err, out.String())
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Fatal(err)
+	}
+
+	f.err = client.ErrNoQuorum
+	res, err = runBench(context.Background(), benchSpec{Workload: "put", Clients: 2, Conns: 1, Total: 10, KeySize: 8, KeySpace: 5}, []kvClient{f}, nil)
+	if err != nil || res.Errors != 10 || res.ErrorsBy["no_quorum"] != 10 {
+		t.Fatalf("errors = %+v, %v", res, err)
+	}
+}
+
+func TestBenchSpec_Validate(t *testing.T) {
+	good := benchSpec{Workload: "put", Clients: 8, Conns: 2, Total: 10, KeySize: 8, ValSize: 256, KeySpace: 100}
+	for name, mutate := range map[string]func(*benchSpec){
+		"workload":   func(s *benchSpec) { s.Workload = "scan" },
+		"conns":      func(s *benchSpec) { s.Conns = 9 },
+		"no total":   func(s *benchSpec) { s.Total = 0 },
+		"key size":   func(s *benchSpec) { s.KeySize = 5000 },
+		"read ratio": func(s *benchSpec) { s.ReadRatio = 2 },
+	} {
+		s := good
+		mutate(&s)
+		if err := s.validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := good.validate(); err != nil {
+		t.Fatal(err)
+	}
+}
