@@ -37,23 +37,33 @@ type NodeMeta struct {
 // error wrapping ErrInvalidArgument. The read is local: freshness is the
 // caller's concern.
 func (s *Store) Get(key []byte) (KeyValue, error) {
+	kv, _, err := s.GetAt(key)
+	return kv, err
+}
+
+// GetAt is Get that also returns the applied index of the state it read,
+// taken in the same read transaction as the value. A response that reports
+// an applied index next to data must use this one: the store's counter read
+// before or after the transaction can be one write off either way.
+func (s *Store) GetAt(key []byte) (kv KeyValue, index uint64, err error) {
 	if err := ValidateKey(key); err != nil {
-		return KeyValue{}, err
+		return KeyValue{}, 0, err
 	}
-	var kv KeyValue
-	err := s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
+		if index, err = readAppliedIndex(tx); err != nil {
+			return err
+		}
 		v := tx.Bucket(bucketData).Get(key)
 		if v == nil {
 			return ErrNotFound
 		}
-		var err error
 		kv, err = decodeKeyValue(key, v)
 		return err
 	})
 	if err != nil {
-		return KeyValue{}, err
+		return KeyValue{}, index, err
 	}
-	return kv, nil
+	return kv, index, nil
 }
 
 // List returns the keys that start with prefix, in ascending byte order,
@@ -63,13 +73,23 @@ func (s *Store) Get(key []byte) (KeyValue, error) {
 // wrapping ErrInvalidArgument. The whole result comes from one read
 // transaction, so it is a consistent view.
 func (s *Store) List(prefix []byte, limit int) (kvs []KeyValue, more bool, err error) {
+	kvs, more, _, err = s.ListAt(prefix, limit)
+	return kvs, more, err
+}
+
+// ListAt is List that also returns the applied index of the state it read,
+// from the same read transaction (see GetAt).
+func (s *Store) ListAt(prefix []byte, limit int) (kvs []KeyValue, more bool, index uint64, err error) {
 	if err := ValidatePrefix(prefix); err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
 	err = s.view(func(tx *bolt.Tx) error {
+		if index, err = readAppliedIndex(tx); err != nil {
+			return err
+		}
 		c := tx.Bucket(bucketData).Cursor()
 		var k, v []byte
 		if len(prefix) == 0 {
@@ -91,9 +111,9 @@ func (s *Store) List(prefix []byte, limit int) (kvs []KeyValue, more bool, err e
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
-	return kvs, more, nil
+	return kvs, more, index, nil
 }
 
 // decodeKeyValue turns a data-bucket entry into a KeyValue that owns its
