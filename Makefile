@@ -13,6 +13,7 @@ help: ## list targets
 build: ## build kvd and kvctl into bin/
 	$(GO) build -o $(BIN)/kvd ./cmd/kvd
 	$(GO) build -o $(BIN)/kvctl ./cmd/kvctl
+	$(GO) build -o $(BIN)/kvgateway ./cmd/kvgateway
 
 test: lint test-unit test-e2e ## everything CI runs: lint, unit + in-process cluster tests (-race), multi-process e2e
 
@@ -65,3 +66,15 @@ docker-cluster: ## build the FROM-scratch image (raftkv:dev) and start n1..n3 wi
 
 docker-cluster-stop: ## stop the container cluster (DOCKER_PURGE=1 also deletes its data volumes)
 	@scripts/docker-cluster.sh down $(if $(DOCKER_PURGE),-v)
+
+# chaos: `make chaos RUNS=200` (root). SEED= reruns from a seed (run i uses
+# SEED+i); NODES=5, FAULTS=kill-leader,split,... and DURATION= per run.
+RUNS     ?= 20
+SEED     ?=
+NODES    ?= 3
+FAULTS   ?= all
+DURATION ?= 25s
+.PHONY: chaos
+chaos: build ## fault-injection runs in network namespaces with a linearizability check (root; RUNS=, SEED=)
+	$(GO) build -o $(BIN)/kvchaos ./cmd/kvchaos
+	$(BIN)/kvchaos -kvd $(BIN)/kvd -runs $(RUNS) $(if $(SEED),-seed $(SEED)) -nodes $(NODES) -faults $(FAULTS) -duration $(DURATION)
