@@ -66,11 +66,11 @@ func (s *Server) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetRespon
 			return kvpb.NewKVClient(cc).Get(ctx, req, opts...)
 		})
 	}
-	kv, err := s.reader.Get(req.GetKey())
+	kv, readIndex, err := s.reader.GetAt(req.GetKey())
 	if err != nil {
 		return nil, err
 	}
-	return &kvpb.GetResponse{Header: s.readHeader(level), Kv: toProtoKV(kv)}, nil
+	return &kvpb.GetResponse{Header: s.readHeader(level, readIndex), Kv: toProtoKV(kv)}, nil
 }
 
 // List implements kvpb.KVServer with the same consistency rules as Get.
@@ -88,7 +88,7 @@ func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListRes
 		})
 	}
 	limit := int(min(req.GetLimit(), int64(store.MaxListLimit)))
-	kvs, more, err := s.reader.List(req.GetPrefix(), limit)
+	kvs, more, readIndex, err := s.reader.ListAt(req.GetPrefix(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListRes
 		}
 		out = append(out, toProtoKV(kv))
 	}
-	return &kvpb.ListResponse{Header: s.readHeader(level), Kvs: out, More: more}, nil
+	return &kvpb.ListResponse{Header: s.readHeader(level, readIndex), Kvs: out, More: more}, nil
 }
 
 func toProtoKV(kv store.KeyValue) *kvpb.KeyValue {

@@ -47,10 +47,12 @@ type Consensus interface {
 // Reader is what the handlers need from the local state machine. *store.Store
 // implements it. Reads are local and never block on the network.
 type Reader interface {
-	// Get returns one key or store.ErrNotFound.
-	Get(key []byte) (store.KeyValue, error)
-	// List returns up to limit keys with prefix, and whether more matched.
-	List(prefix []byte, limit int) ([]store.KeyValue, bool, error)
+	// GetAt returns one key (or store.ErrNotFound) and the applied index
+	// of the state it was read from, both from one read transaction.
+	GetAt(key []byte) (store.KeyValue, uint64, error)
+	// ListAt returns up to limit keys with prefix, whether more matched,
+	// and the applied index of the state read, from one read transaction.
+	ListAt(prefix []byte, limit int) ([]store.KeyValue, bool, uint64, error)
 	// NodeMeta returns the replicated addresses of one node.
 	NodeMeta(id string) (store.NodeMeta, bool)
 }
@@ -183,10 +185,15 @@ func (s *Server) header() *kvpb.ResponseHeader {
 	}
 }
 
-// readHeader is header for a read served at consistency c.
-func (s *Server) readHeader(c kvpb.Consistency) *kvpb.ResponseHeader {
+// readHeader is header for a read served at consistency c from the state
+// at applied index readIndex. That index comes from the same bbolt read
+// transaction as the data: the node's counter, read before or after, can
+// be one write off and would claim a value existed at an index where it
+// did not (the chaos harness caught exactly that).
+func (s *Server) readHeader(c kvpb.Consistency, readIndex uint64) *kvpb.ResponseHeader {
 	h := s.header()
 	h.Consistency = c
+	h.AppliedIndex = readIndex
 	return h
 }
 
