@@ -13,7 +13,6 @@ help: ## list targets
 build: ## build kvd and kvctl into bin/
 	$(GO) build -o $(BIN)/kvd ./cmd/kvd
 	$(GO) build -o $(BIN)/kvctl ./cmd/kvctl
-	$(GO) build -o $(BIN)/kvgateway ./cmd/kvgateway
 
 test: lint test-unit test-e2e ## everything CI runs: lint, unit + in-process cluster tests (-race), multi-process e2e
 
