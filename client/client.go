@@ -49,6 +49,7 @@ type Client struct {
 	members    []string                    // gRPC addresses learned from Members
 	discovered bool                        // members has been learned at least once
 	next       int                         // round-robin cursor over candidates
+	sess       *session                    // exactly-once identity of new writes
 	closed     bool
 }
 
@@ -74,6 +75,7 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 		log:   cfg.Logger.With("component", "client"),
 		conns: make(map[string]*grpc.ClientConn),
 		kick:  make(chan struct{}, 1),
+		sess:  newSession(),
 	}
 	for _, ep := range cfg.Endpoints {
 		if !slices.Contains(c.endpoints, ep) {

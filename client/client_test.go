@@ -69,33 +69,6 @@ func TestClient_RetriesNotProposedAndShuttingDown(t *testing.T) {
 	}
 }
 
-func TestClient_WriteOutcomeUnknownNotRetried(t *testing.T) {
-	writes := map[string]func(*Client) error{
-		"Put": func(c *Client) error {
-			_, err := c.Put(testCtx(t), "k", []byte("v"))
-			return err
-		},
-		"Delete": func(c *Client) error {
-			_, err := c.Delete(testCtx(t), "k")
-			return err
-		},
-	}
-	for method, write := range writes {
-		t.Run(method, func(t *testing.T) {
-			n := startFake(t, "n1")
-			n.script(method, always(raftkvErr(codes.Unavailable, reasonOutcomeUnknown, nil)))
-			c := newTestClient(t, n.addr)
-			err := write(c)
-			if !errors.Is(err, ErrOutcomeUnknown) {
-				t.Fatalf("%s error = %v, want ErrOutcomeUnknown", method, err)
-			}
-			if got := n.count(method); got != 1 {
-				t.Errorf("got %d %s attempts, want exactly 1", got, method)
-			}
-		})
-	}
-}
-
 func TestClient_ReadOutcomeUnknownRetried(t *testing.T) {
 	n := startFake(t, "n1")
 	n.script("Get", failFirst(1, raftkvErr(codes.Unavailable, reasonOutcomeUnknown, nil)))
@@ -148,24 +121,6 @@ func TestClient_WriteRetriedWhenLeaderRefusesConnection(t *testing.T) {
 	}
 	if got := n.count("Put"); got != 1 {
 		t.Errorf("got %d Puts, want 1", got)
-	}
-}
-
-func TestClient_WriteConnectionLostAfterSend(t *testing.T) {
-	leader := startFake(t, "n1")
-	other := startFake(t, "n2")
-	leader.script("Put", func(ctx context.Context, _ int) error {
-		go leader.srv.Stop() // the connection drops while the write is in flight
-		return hang(ctx, 0)
-	})
-	c := newTestClient(t, leader.addr, other.addr)
-
-	_, err := c.Put(testCtx(t), "k", []byte("v"))
-	if !errors.Is(err, ErrOutcomeUnknown) {
-		t.Fatalf("Put error = %v, want ErrOutcomeUnknown", err)
-	}
-	if leader.count("Put") != 1 || other.count("Put") != 0 {
-		t.Errorf("Puts: leader %d, other %d; want 1 and 0", leader.count("Put"), other.count("Put"))
 	}
 }
 

@@ -6,9 +6,10 @@
 // connection per address, and sends writes and linearizable reads straight
 // to the leader. When the leader changes or dies it follows NOT_LEADER hints
 // and cycles through the known members with jittered backoff until a new
-// leader answers, always within the caller's context deadline. A call whose
-// context has no deadline gets [Config.RequestTimeout] (30s by default) as
-// its overall budget.
+// leader answers, always within the caller's context deadline. Writes are
+// retried like reads, because the cluster applies each of them exactly once
+// (see Guarantees). A call whose context has no deadline gets
+// [Config.RequestTimeout] (30s by default) as its overall budget.
 //
 // # Read consistency
 //
@@ -62,12 +63,25 @@
 //
 // # Guarantees
 //
-//   - Writes are applied at most once by this client. A write is retried only
-//     when it provably did not take effect (the node was not the leader, had no
-//     leader or no quorum, did not propose it, was shutting down, or the
-//     request never left the client). When a write may or may not have been
-//     applied, the error wraps [ErrOutcomeUnknown] and the write is never
-//     retried: the caller must decide, for example by reading the key back.
+//   - Writes are applied exactly once. Every write (Put, Delete,
+//     CompareAndSwap, PutIf, DeleteIf) carries a request id: a random 128-bit
+//     client id, fixed per Client, and a sequence number per write. The
+//     cluster keeps each client's recent results in its replicated state
+//     machine and answers a repeated request id with the stored result
+//     instead of applying it again. So when the leader fails while
+//     committing a write, or the connection drops after it was sent, the
+//     client sends it again, with the same id, to the new leader, within
+//     the caller's context. Only when the context ends while the outcome is
+//     still unknown does the error wrap [ErrOutcomeUnknown]; the caller must
+//     then decide, for example by reading the key back. Each request also
+//     carries the lowest sequence number the client may still resend, so
+//     the cluster forgets older results and refuses late copies of them.
+//     Raw gRPC callers that send no request id get the old rule: the server
+//     answers OUTCOME_UNKNOWN and never retries.
+//   - CompareAndSwap and PutIf/DeleteIf are conditional writes checked by
+//     the state machine in log order. A condition that does not hold is an
+//     answer (swapped false, Succeeded false with the key's Current state),
+//     not an error.
 //   - Every read answer carries a [Header] saying which node served it, at
 //     which consistency, how long since that node heard from a leader, and
 //     whether it was degraded.

@@ -25,9 +25,13 @@ var (
 	// ErrNoLeader means the cluster had no leader until the call's deadline,
 	// typically during an election or when a quorum is lost.
 	ErrNoLeader = errors.New("no leader")
-	// ErrOutcomeUnknown means a write reached the cluster but its result was
-	// lost: it may or may not have been applied. The client never retries
-	// such a write; the caller must decide (for example by reading the key).
+	// ErrOutcomeUnknown means a write may or may not have been applied: an
+	// attempt reached the cluster, its result was lost, and the caller's
+	// context ended (or the server could no longer deduplicate the write)
+	// before a retry under the same request id could find out. The caller
+	// must decide, for example by reading the key. The client does not send
+	// the write again, and once its next write reaches the cluster the
+	// server refuses any late copy of this one.
 	ErrOutcomeUnknown = errors.New("write outcome unknown")
 	// ErrUnavailable means no member could serve the request in time: they
 	// were unreachable, shutting down or overloaded.
@@ -81,6 +85,8 @@ const (
 	reasonOutcomeUnknown = "OUTCOME_UNKNOWN"
 	reasonNoQuorum       = "NO_QUORUM"
 	reasonStale          = "STALE"
+	reasonRequestTooOld  = "REQUEST_TOO_OLD"
+	reasonSessionExpired = "SESSION_EXPIRED"
 )
 
 // failure is one failed attempt, decoded from its gRPC status.
@@ -129,9 +135,15 @@ func (f failure) toError(write, sent bool) error {
 	case codes.InvalidArgument:
 		return withDetail(ErrInvalidArgument, f.msg)
 	case codes.FailedPrecondition:
-		if f.reason == reasonNotLeader {
+		switch f.reason {
+		case reasonNotLeader:
 			return fmt.Errorf("%w: %s is not the leader (leader %q at %q): %s",
 				ErrUnavailable, f.target, f.leaderID, f.leaderAddr, f.msg)
+		case reasonRequestTooOld, reasonSessionExpired:
+			// The server can no longer tell whether an earlier attempt was
+			// applied; this one was not, and the id will never apply now.
+			return fmt.Errorf("%w: %s: %s (this attempt was not applied; an earlier one may have been)",
+				ErrOutcomeUnknown, f.target, f.msg)
 		}
 	case codes.Unavailable:
 		switch f.reason {

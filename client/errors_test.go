@@ -71,6 +71,8 @@ func TestFailure_ToError(t *testing.T) {
 		{"canceled write sent", status.Error(codes.Canceled, "canceled"), writeSent, []error{context.Canceled, ErrOutcomeUnknown}, nil},
 		{"internal", status.Error(codes.Internal, "boom"), read, nil, []error{ErrNotFound, ErrInvalidArgument, ErrNoLeader, ErrOutcomeUnknown, ErrUnavailable}},
 		{"other precondition", status.Error(codes.FailedPrecondition, "nope"), writeSent, nil, []error{ErrUnavailable, ErrOutcomeUnknown}},
+		{"request too old", raftkvErr(codes.FailedPrecondition, reasonRequestTooOld, nil), writeSent, []error{ErrOutcomeUnknown}, []error{ErrUnavailable}},
+		{"session expired", raftkvErr(codes.FailedPrecondition, reasonSessionExpired, nil), writeSent, []error{ErrOutcomeUnknown}, []error{ErrUnavailable}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/raftkv/raftkv/client"
@@ -46,12 +47,14 @@ func Example() {
 	}
 	fmt.Println("members:", len(members))
 
-	// Stop the leader: the next write finds the new one by itself.
+	// Stop the leader: the next write finds the new one by itself. Had the
+	// leader died while committing it, the client would have sent it again
+	// under the same request id, and the cluster would apply it once.
 	stopNode(got.Header.LeaderID)
 	_, err = c.Put(ctx, "greeting", []byte("hello again"))
 	switch {
 	case errors.Is(err, client.ErrOutcomeUnknown):
-		// Only when the leader died while committing this very write.
+		// Only when ctx ends before a retry could learn the outcome.
 		fmt.Println("outcome unknown: read the key to find out")
 	case err != nil:
 		log.Fatal(err)
@@ -165,5 +168,40 @@ func ExampleClient_List() {
 	}
 	if resp.More {
 		fmt.Println("… more keys")
+	}
+}
+
+// ExampleClient_CompareAndSwap increments a counter safely against other
+// writers: read, compute, swap only if nobody wrote in between, else retry.
+func ExampleClient_CompareAndSwap() {
+	c, err := client.New(client.Config{Endpoints: []string{"127.0.0.1:7001"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		var old []byte // nil: the counter does not exist yet
+		n := 0
+		got, err := c.Get(ctx, "counter")
+		switch {
+		case err == nil:
+			old = got.KV.Value
+			if n, err = strconv.Atoi(string(old)); err != nil {
+				log.Fatal(err)
+			}
+		case !errors.Is(err, client.ErrNotFound):
+			log.Fatal(err)
+		}
+		swapped, err := c.CompareAndSwap(ctx, "counter", old, []byte(strconv.Itoa(n+1)))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if swapped {
+			fmt.Println("counter is now", n+1)
+			return
+		}
 	}
 }

@@ -47,6 +47,15 @@ type fakeNode struct {
 	calls      map[string]int    // calls per method
 	lastList   *kvpb.ListRequest // last List request received
 	lastGet    *kvpb.GetRequest  // last Get request received
+	lastPut    *kvpb.PutRequest  // last Put request received
+	lastDelete *kvpb.DeleteRequest
+	lastCAS    *kvpb.CompareAndSwapRequest
+	// ids are the request ids of the writes received, per method.
+	ids map[string][]*kvpb.RequestID
+	// condFailed makes conditional writes and compare-and-swaps fail their
+	// condition, reporting current (nil: the key does not exist).
+	condFailed bool
+	current    *kvpb.KeyValue
 }
 
 // startFake starts a fakeNode that believes itself the leader.
@@ -62,6 +71,7 @@ func startFake(t *testing.T, id string) *fakeNode {
 		srv:     grpc.NewServer(),
 		scripts: make(map[string]script),
 		calls:   make(map[string]int),
+		ids:     make(map[string][]*kvpb.RequestID),
 	}
 	n.leaderAddr = n.addr
 	n.applied = 7
@@ -179,12 +189,55 @@ func (n *fakeNode) readHeader(ro *kvpb.ReadOptions) *kvpb.ResponseHeader {
 	return h
 }
 
+// requestIDs returns the request ids of the writes of method received.
+func (n *fakeNode) requestIDs(method string) []*kvpb.RequestID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ids[method]
+}
+
+// failConditions makes conditional writes fail, reporting current.
+func (n *fakeNode) failConditions(current *kvpb.KeyValue) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.condFailed, n.current = true, current
+}
+
+// condition returns whether a conditional write succeeds, and the current
+// state it reports otherwise.
+func (n *fakeNode) condition(conditional bool) (bool, *kvpb.KeyValue) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !conditional || !n.condFailed {
+		return true, nil
+	}
+	return false, n.current
+}
+
 // Put implements kvpb.KVServer.
-func (n *fakeNode) Put(ctx context.Context, _ *kvpb.PutRequest) (*kvpb.PutResponse, error) {
+func (n *fakeNode) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutResponse, error) {
+	n.mu.Lock()
+	n.lastPut = req
+	n.ids["Put"] = append(n.ids["Put"], req.GetRequestId())
+	n.mu.Unlock()
 	if err := n.enter(ctx, "Put"); err != nil {
 		return nil, err
 	}
-	return &kvpb.PutResponse{Header: n.header(), Index: 8}, nil
+	ok, cur := n.condition(req.ExpectedModIndex != nil)
+	return &kvpb.PutResponse{Header: n.header(), Index: 8, Succeeded: ok, Current: cur}, nil
+}
+
+// CompareAndSwap implements kvpb.KVServer.
+func (n *fakeNode) CompareAndSwap(ctx context.Context, req *kvpb.CompareAndSwapRequest) (*kvpb.CompareAndSwapResponse, error) {
+	n.mu.Lock()
+	n.lastCAS = req
+	n.ids["CompareAndSwap"] = append(n.ids["CompareAndSwap"], req.GetRequestId())
+	n.mu.Unlock()
+	if err := n.enter(ctx, "CompareAndSwap"); err != nil {
+		return nil, err
+	}
+	ok, cur := n.condition(true)
+	return &kvpb.CompareAndSwapResponse{Header: n.header(), Index: 10, Succeeded: ok, Current: cur}, nil
 }
 
 // Get implements kvpb.KVServer.
@@ -200,11 +253,16 @@ func (n *fakeNode) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetResp
 }
 
 // Delete implements kvpb.KVServer.
-func (n *fakeNode) Delete(ctx context.Context, _ *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
+func (n *fakeNode) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
+	n.mu.Lock()
+	n.lastDelete = req
+	n.ids["Delete"] = append(n.ids["Delete"], req.GetRequestId())
+	n.mu.Unlock()
 	if err := n.enter(ctx, "Delete"); err != nil {
 		return nil, err
 	}
-	return &kvpb.DeleteResponse{Header: n.header(), Index: 9, Deleted: true}, nil
+	ok, cur := n.condition(req.ExpectedModIndex != nil)
+	return &kvpb.DeleteResponse{Header: n.header(), Index: 9, Deleted: ok, Succeeded: ok, Current: cur}, nil
 }
 
 // List implements kvpb.KVServer.

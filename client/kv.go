@@ -9,23 +9,37 @@ import (
 	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
-// Put sets key to value on the leader. It is applied at most once: if the
-// outcome cannot be known the error wraps ErrOutcomeUnknown and the write is
-// not retried. When the cluster has lost its quorum it fails promptly with
-// ErrNoQuorum.
+// Put sets key to value on the leader. It is applied exactly once: the
+// write carries a request id, so when the leader fails while committing it
+// the client sends it again to the new leader, within ctx, and the cluster
+// applies it only once. If ctx ends while the outcome is still unknown the
+// error wraps ErrOutcomeUnknown. When the cluster has lost its quorum it
+// fails promptly with ErrNoQuorum.
 func (c *Client) Put(ctx context.Context, key string, value []byte) (*PutResponse, error) {
-	req := &kvpb.PutRequest{Key: []byte(key), Value: value}
+	return c.put(ctx, "Put", key, value, nil)
+}
+
+// put is Put, or PutIf when modIndex is not nil.
+func (c *Client) put(ctx context.Context, method, key string, value []byte, modIndex *uint64) (*PutResponse, error) {
+	req := &kvpb.PutRequest{Key: []byte(key), Value: value, ExpectedModIndex: modIndex}
 	var resp *kvpb.PutResponse
-	err := c.invoke(ctx, "Put", writeOp, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
-		r, err := kvpb.NewKVClient(cc).Put(ctx, req, opts...)
+	err := c.write(ctx, method, func(ctx context.Context, kv kvpb.KVClient, id *kvpb.RequestID, opts ...grpc.CallOption) (*kvpb.ResponseHeader, uint64, error) {
+		req.RequestId = id
+		r, err := kv.Put(ctx, req, opts...)
 		resp = r
-		return r.GetHeader(), err
+		return r.GetHeader(), r.GetIndex(), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.noteIndex(resp.GetIndex())
-	return &PutResponse{Header: headerFrom(resp.GetHeader()), Index: resp.GetIndex()}, nil
+	return &PutResponse{
+		Header: headerFrom(resp.GetHeader()),
+		Index:  resp.GetIndex(),
+		// An unconditional put cannot fail its condition.
+		Succeeded:           modIndex == nil || resp.GetSucceeded(),
+		Current:             currentFrom(resp.GetCurrent(), resp.GetCurrentValueOmitted()),
+		CurrentValueOmitted: resp.GetCurrentValueOmitted(),
+	}, nil
 }
 
 // Get returns key's value. A missing key is an error wrapping ErrNotFound.
@@ -57,20 +71,59 @@ func (c *Client) Get(ctx context.Context, key string, opts ...ReadOption) (*GetR
 }
 
 // Delete removes key on the leader. Deleting a missing key succeeds with
-// Deleted false. Like Put it is applied at most once.
+// Deleted false. Like Put it is applied exactly once.
 func (c *Client) Delete(ctx context.Context, key string) (*DeleteResponse, error) {
-	req := &kvpb.DeleteRequest{Key: []byte(key)}
+	return c.del(ctx, "Delete", key, nil)
+}
+
+// del is Delete, or DeleteIf when modIndex is not nil.
+func (c *Client) del(ctx context.Context, method, key string, modIndex *uint64) (*DeleteResponse, error) {
+	req := &kvpb.DeleteRequest{Key: []byte(key), ExpectedModIndex: modIndex}
 	var resp *kvpb.DeleteResponse
-	err := c.invoke(ctx, "Delete", writeOp, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
-		r, err := kvpb.NewKVClient(cc).Delete(ctx, req, opts...)
+	err := c.write(ctx, method, func(ctx context.Context, kv kvpb.KVClient, id *kvpb.RequestID, opts ...grpc.CallOption) (*kvpb.ResponseHeader, uint64, error) {
+		req.RequestId = id
+		r, err := kv.Delete(ctx, req, opts...)
 		resp = r
-		return r.GetHeader(), err
+		return r.GetHeader(), r.GetIndex(), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.noteIndex(resp.GetIndex())
-	return &DeleteResponse{Header: headerFrom(resp.GetHeader()), Index: resp.GetIndex(), Deleted: resp.GetDeleted()}, nil
+	return &DeleteResponse{
+		Header:              headerFrom(resp.GetHeader()),
+		Index:               resp.GetIndex(),
+		Deleted:             resp.GetDeleted(),
+		Succeeded:           modIndex == nil || resp.GetSucceeded(),
+		Current:             currentFrom(resp.GetCurrent(), resp.GetCurrentValueOmitted()),
+		CurrentValueOmitted: resp.GetCurrentValueOmitted(),
+	}, nil
+}
+
+// writeCall sends one attempt of a write with request id id and returns
+// the response header and raft index.
+type writeCall func(ctx context.Context, kv kvpb.KVClient, id *kvpb.RequestID, opts ...grpc.CallOption) (*kvpb.ResponseHeader, uint64, error)
+
+// write runs one exactly-once write: every attempt of call carries the
+// same request id (see invoke for the retry rules). On success it records
+// the answer's index for the session and for read-your-writes.
+func (c *Client) write(ctx context.Context, method string, call writeCall) error {
+	w, err := c.newWriteID(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.finish()
+	var index uint64
+	err = c.invoke(ctx, method, writeOp, w, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+		h, idx, err := call(ctx, kvpb.NewKVClient(cc), w.proto(), opts...)
+		index = idx
+		return h, err
+	})
+	if err != nil {
+		return err
+	}
+	w.answered(index)
+	c.noteIndex(index)
+	return nil
 }
 
 // List returns the keys starting with prefix ("" for every key) in ascending

@@ -20,7 +20,9 @@ type opKind int
 const (
 	// readOp is a linearizable read: sent to the leader, retried freely.
 	readOp opKind = iota + 1
-	// writeOp is a write: sent to the leader, applied at most once.
+	// writeOp is a write: sent to the leader with a request id, which makes
+	// it exactly-once, so it is retried like a read; only the error when
+	// the caller's context ends says whether an attempt may have applied.
 	writeOp
 	// anyOp is a read any member can answer (Members): sent to the leader
 	// if known, otherwise to the next candidate, without discovery.
@@ -49,13 +51,21 @@ const (
 	actBackoff
 )
 
-// decide is the retry policy: what to do after failure f of a call of the
-// given kind, where sent says whether the request may have reached a server.
-func decide(f failure, kind opKind, sent bool) action {
-	write := kind == writeOp
+// decide is the retry policy: what to do after failure f. Reads and writes
+// are treated alike, because every write the client sends carries a
+// request id that the server deduplicates (see session.go): a write whose
+// outcome is unknown (OUTCOME_UNKNOWN, a transport failure after sending,
+// a hop's deadline) is sent again, to the new leader, under the same id.
+// Without a request id, which only raw gRPC callers can omit, a write whose
+// outcome is unknown must go back to the caller instead: the server never
+// retries it, and says OUTCOME_UNKNOWN.
+func decide(f failure) action {
 	switch f.code {
 	case codes.FailedPrecondition:
 		if f.reason != reasonNotLeader {
+			// REQUEST_TOO_OLD and SESSION_EXPIRED included: the request id
+			// cannot be deduplicated any more (invoke renews it first when
+			// no attempt can have been applied).
 			return actReturn
 		}
 		// Nothing was proposed. Without a usable address (the leader has not
@@ -76,21 +86,13 @@ func decide(f failure, kind opKind, sent bool) action {
 			// partition), then gives up.
 			return actNext
 		case "":
-			if write && sent {
-				return actReturn
-			}
+			// A transport failure: this member is unreachable.
 			return actNext
-		default: // OUTCOME_UNKNOWN, or a reason this client does not know
-			if write {
-				return actReturn
-			}
+		default: // OUTCOME_UNKNOWN (leadership lost mid-commit), or a reason this client does not know
 			return actBackoff
 		}
 	case codes.DeadlineExceeded:
 		// The server's own deadline (the caller's is checked by invoke).
-		if write && sent {
-			return actReturn
-		}
 		return actBackoff
 	}
 	return actReturn
@@ -98,7 +100,17 @@ func decide(f failure, kind opKind, sent bool) action {
 
 // invoke runs fn against the leader (or any member for anyOp), retrying per
 // decide until it succeeds, fails for good, or ctx (or the default budget)
-// runs out.
+// runs out. w is the request id of a writeOp (nil otherwise); fn must send
+// w.proto() with every attempt.
+//
+// A write is sent again under the same request id whatever its failure, so
+// the server applies it once however many attempts reach it. When the call
+// fails for good after an attempt that may have been applied (the outcome
+// of that attempt was unknown), the error wraps ErrOutcomeUnknown: it is
+// returned only when the caller's context ends (or another final failure
+// comes) before an answer proves what happened. When the server refuses
+// the request id (REQUEST_TOO_OLD, SESSION_EXPIRED) and no attempt can have
+// been applied, the write is re-sent at once under a new one.
 //
 // NO_QUORUM is handled apart: the first such answer starts a sweep in which
 // every other known member is tried once, at once and without pauses
@@ -107,13 +119,21 @@ func decide(f failure, kind opKind, sent bool) action {
 // NoQuorumError, promptly rather than at the deadline, unless the quorum was
 // lost less than NoQuorumGrace ago (see electionWait), in which case the
 // sweep is repeated with backoff until then.
-func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn attemptFunc) error {
+func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writeID, fn attemptFunc) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ctx, cancel := c.budget(ctx)
 	defer cancel()
 	write := kind == writeOp
+	// maybeApplied is set once an attempt of the write failed in a way that
+	// leaves its outcome unknown; from then on every final error says so.
+	maybeApplied := false
+	defer func() {
+		if err != nil && maybeApplied && !errors.Is(err, ErrOutcomeUnknown) {
+			err = fmt.Errorf("%w: an earlier attempt may have been applied: %w", ErrOutcomeUnknown, err)
+		}
+	}()
 	var (
 		lastErr error // latest retryable failure, reported if time runs out
 		pauses  int   // backoff pauses so far; the pause doubles with each
@@ -207,17 +227,19 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 			return ErrClosed
 		}
 
-		// Write-at-most-once. A write is retried only when it provably did not
-		// take effect. The server says so with NOT_LEADER, NO_LEADER,
-		// NOT_PROPOSED and SHUTTING_DOWN. For a transport failure (Unavailable
-		// without a raftkv ErrorInfo) we rely on the grpc.Peer call option:
-		// gRPC fills it in only when the call was bound to an established
-		// connection (a transport stream was created). An empty peer therefore
-		// means the request never left this process (the connection was
-		// refused, or never became ready within DialTimeout), and the write may
-		// go elsewhere. A set peer means bytes may have reached the server, so
-		// the outcome is unknown and the caller gets ErrOutcomeUnknown. This is
-		// conservative: a request that died in a local buffer counts as sent.
+		// Whether a failed write attempt may have been applied. The server
+		// says it was not with NOT_LEADER, NO_LEADER, NOT_PROPOSED,
+		// SHUTTING_DOWN and NO_QUORUM, and that it may have been with
+		// OUTCOME_UNKNOWN. For a transport failure (Unavailable without a
+		// raftkv ErrorInfo) we rely on the grpc.Peer call option: gRPC fills
+		// it in only when the call was bound to an established connection (a
+		// transport stream was created). An empty peer therefore means the
+		// request never left this process (the connection was refused, or
+		// never became ready within DialTimeout). A set peer means bytes may
+		// have reached the server. This is conservative: a request that died
+		// in a local buffer counts as sent. Either way the write is retried
+		// under its request id; the distinction only decides whether a final
+		// failure wraps ErrOutcomeUnknown.
 		sent := p.Addr != nil
 		f := classify(target, err)
 		if f.code == codes.Canceled && ctx.Err() == nil {
@@ -226,18 +248,30 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, fn atte
 			// failure.
 			f.code, f.reason = codes.Unavailable, ""
 		}
-		ferr := f.toError(write, sent)
-		act := decide(f, kind, sent)
 		c.log.Debug("attempt failed", "method", method, "target", target, "attempt", attempt,
 			"code", f.code.String(), "reason", f.reason, "sent", sent, "err", err)
+		if w != nil && (f.reason == reasonRequestTooOld || f.reason == reasonSessionExpired) &&
+			!maybeApplied && w.renewals < maxRenewals {
+			// No attempt can have been applied, so the write may go again
+			// under a new request id.
+			if err := w.renew(ctx, f.reason == reasonSessionExpired); err != nil {
+				return err
+			}
+			continue
+		}
+		ferr := f.toError(write, sent)
+		act := decide(f)
 
 		if errors.Is(ferr, ErrOutcomeUnknown) {
-			if isContextErr(ferr) && lastErr != nil {
-				// The deadline caught the write in flight after earlier
-				// attempts had failed: say why they did.
-				return fmt.Errorf("%w; earlier attempts: %w", ferr, lastErr)
+			maybeApplied = true
+			if done(ctx) != nil {
+				if isContextErr(ferr) && lastErr != nil {
+					// The deadline caught the write in flight after earlier
+					// attempts had failed: say why they did.
+					return fmt.Errorf("%w; earlier attempts: %w", ferr, lastErr)
+				}
+				return ferr
 			}
-			return ferr
 		}
 		if cerr := done(ctx); cerr != nil {
 			// The caller's deadline ran out during the attempt: report why

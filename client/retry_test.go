@@ -18,38 +18,37 @@ func TestDecide(t *testing.T) {
 	unavail := func(reason string) failure {
 		return failure{target: "a:1", code: codes.Unavailable, reason: reason}
 	}
+	// Every write the client sends carries a request id, so reads and
+	// writes follow one table; whether a final error wraps
+	// ErrOutcomeUnknown is decided by toError (TestFailure_ToError) and
+	// invoke.
 	tests := []struct {
 		name string
 		f    failure
-		kind opKind
-		sent bool
 		want action
 	}{
-		{"not leader follows hint", hint, writeOp, true, actRedirect},
-		{"not leader hint to itself", selfHint, writeOp, true, actBackoff},
-		{"not leader without address", noAddr, readOp, true, actBackoff},
-		{"no leader write", unavail(reasonNoLeader), writeOp, true, actBackoff},
-		{"not proposed write", unavail(reasonNotProposed), writeOp, true, actBackoff},
-		{"shutting down write", unavail(reasonShuttingDown), writeOp, true, actNext},
-		{"outcome unknown write", unavail(reasonOutcomeUnknown), writeOp, true, actReturn},
-		{"outcome unknown read", unavail(reasonOutcomeUnknown), readOp, true, actBackoff},
-		{"unknown reason write", unavail("NEW"), writeOp, true, actReturn},
-		{"unknown reason read", unavail("NEW"), readOp, true, actBackoff},
-		{"no quorum write", unavail(reasonNoQuorum), writeOp, true, actNext},
-		{"transport read", unavail(""), readOp, true, actNext},
-		{"transport write sent", unavail(""), writeOp, true, actReturn},
-		{"transport write never sent", unavail(""), writeOp, false, actNext},
-		{"transport members", unavail(""), anyOp, true, actNext},
-		{"server deadline read", failure{code: codes.DeadlineExceeded}, readOp, true, actBackoff},
-		{"server deadline write", failure{code: codes.DeadlineExceeded}, writeOp, true, actReturn},
-		{"canceled", failure{code: codes.Canceled}, readOp, false, actReturn},
-		{"not found", failure{code: codes.NotFound}, readOp, true, actReturn},
-		{"invalid argument", failure{code: codes.InvalidArgument}, readOp, true, actReturn},
-		{"internal", failure{code: codes.Internal}, readOp, true, actReturn},
+		{"not leader follows hint", hint, actRedirect},
+		{"not leader hint to itself", selfHint, actBackoff},
+		{"not leader without address", noAddr, actBackoff},
+		{"no leader", unavail(reasonNoLeader), actBackoff},
+		{"not proposed", unavail(reasonNotProposed), actBackoff},
+		{"shutting down", unavail(reasonShuttingDown), actNext},
+		{"outcome unknown is retried under the same request id", unavail(reasonOutcomeUnknown), actBackoff},
+		{"unknown reason", unavail("NEW"), actBackoff},
+		{"no quorum", unavail(reasonNoQuorum), actNext},
+		{"transport failure, sent or not", unavail(""), actNext},
+		{"server deadline", failure{code: codes.DeadlineExceeded}, actBackoff},
+		{"request too old", failure{code: codes.FailedPrecondition, reason: reasonRequestTooOld}, actReturn},
+		{"session expired", failure{code: codes.FailedPrecondition, reason: reasonSessionExpired}, actReturn},
+		{"other failed precondition", failure{code: codes.FailedPrecondition}, actReturn},
+		{"canceled", failure{code: codes.Canceled}, actReturn},
+		{"not found", failure{code: codes.NotFound}, actReturn},
+		{"invalid argument", failure{code: codes.InvalidArgument}, actReturn},
+		{"internal", failure{code: codes.Internal}, actReturn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := decide(tt.f, tt.kind, tt.sent); got != tt.want {
+			if got := decide(tt.f); got != tt.want {
 				t.Errorf("decide = %v, want %v", got, tt.want)
 			}
 		})

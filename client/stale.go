@@ -32,7 +32,7 @@ func (c *Client) read(ctx context.Context, method string, o readOptions, call fu
 	}
 	var hdr *kvpb.ResponseHeader
 	fn := call(o.wire(0))
-	err := c.invoke(ctx, method, readOp, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invoke(ctx, method, readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		h, err := fn(ctx, cc, opts...)
 		hdr = h
 		return h, err

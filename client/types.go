@@ -37,7 +37,9 @@ type Header struct {
 type KeyValue struct {
 	// Key is the key.
 	Key string
-	// Value is the stored value.
+	// Value is the stored value. It is never nil for a key read with Get or
+	// List (an empty value is an empty slice), so it can be passed to
+	// CompareAndSwap as the expected value.
 	Value []byte
 	// CreateIndex is the raft index of the write that created the key.
 	CreateIndex uint64
@@ -45,12 +47,25 @@ type KeyValue struct {
 	ModIndex uint64
 }
 
-// PutResponse is the result of Put.
+// PutResponse is the result of Put and PutIf.
 type PutResponse struct {
 	// Header describes the serving node.
 	Header Header
-	// Index is the raft log index at which the write was committed.
+	// Index is the raft log index at which the write was committed; after a
+	// successful write it is the key's new ModIndex.
 	Index uint64
+	// Succeeded is false when PutIf's condition did not hold and nothing
+	// was written. Always true for Put.
+	Succeeded bool
+	// Current is, when Succeeded is false, the key's state that failed the
+	// condition; nil when the key does not exist.
+	Current *KeyValue
+	// CurrentValueOmitted is true when Current carries the key's indexes
+	// but not its value (Value is nil): the answer to a retried write whose
+	// key has been written since the condition was checked (the server
+	// keeps no values in its table of results). Read the key for its
+	// present value.
+	CurrentValueOmitted bool
 }
 
 // GetResponse is the result of Get.
@@ -61,14 +76,22 @@ type GetResponse struct {
 	KV KeyValue
 }
 
-// DeleteResponse is the result of Delete.
+// DeleteResponse is the result of Delete and DeleteIf.
 type DeleteResponse struct {
 	// Header describes the serving node.
 	Header Header
 	// Index is the raft log index at which the delete was committed.
 	Index uint64
-	// Deleted is true when the key existed.
+	// Deleted is true when the key existed and was removed.
 	Deleted bool
+	// Succeeded is false when DeleteIf's condition did not hold and nothing
+	// was deleted. Always true for Delete.
+	Succeeded bool
+	// Current is, when Succeeded is false, the key's state that failed the
+	// condition; nil when the key does not exist.
+	Current *KeyValue
+	// CurrentValueOmitted: as in PutResponse.
+	CurrentValueOmitted bool
 }
 
 // ListResponse is the result of List.
@@ -145,14 +168,33 @@ func millis(ms int64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// keyValueFrom converts a wire key-value.
+// keyValueFrom converts a wire key-value of an existing key. An empty value
+// arrives as nil (proto3 does not send it); it becomes an empty slice so
+// that nil keeps meaning "no such key" to CompareAndSwap.
 func keyValueFrom(kv *kvpb.KeyValue) KeyValue {
+	value := kv.GetValue()
+	if value == nil {
+		value = []byte{}
+	}
 	return KeyValue{
 		Key:         string(kv.GetKey()),
-		Value:       kv.GetValue(),
+		Value:       value,
 		CreateIndex: kv.GetCreateIndex(),
 		ModIndex:    kv.GetModIndex(),
 	}
+}
+
+// currentFrom converts the key state a failed condition reports: nil when
+// the key does not exist, and a nil Value when the server omitted it.
+func currentFrom(kv *kvpb.KeyValue, omitted bool) *KeyValue {
+	if kv == nil {
+		return nil
+	}
+	c := keyValueFrom(kv)
+	if omitted {
+		c.Value = nil
+	}
+	return &c
 }
 
 // memberFrom converts a wire member.

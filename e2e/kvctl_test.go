@@ -39,6 +39,18 @@ func TestE2E_Kvctl(t *testing.T) {
 	expect(0, "1", "del", "group/b")
 	expect(0, "0", "del", "group/b")
 
+	// Conditional writes: a condition that does not hold exits 6 and
+	// writes nothing.
+	expect(0, "OK", "put", "lock", "me", "--mod-index", "0")
+	if msg := expect(6, "", "put", "lock", "you", "--mod-index", "0"); !strings.Contains(msg, "condition failed: the key exists") {
+		t.Fatalf("create over an existing key: %q", msg)
+	}
+	expect(0, "OK", "cas", "lock", "me", "you")
+	if msg := expect(6, "", "cas", "lock", "me", "them"); !strings.Contains(msg, `condition failed: the key does not hold "me"`) {
+		t.Fatalf("stale cas: %q", msg)
+	}
+	expect(0, "you", "get", "lock")
+
 	// Missing key: exit 3 with a clear message on stderr.
 	if msg := expect(3, "", "get", "group/b"); !strings.Contains(msg, "not found") {
 		t.Fatalf("missing key message: %q", msg)

@@ -36,6 +36,16 @@ const (
 	// writes and linearizable reads cannot succeed there. Metadata carries
 	// node_id and since (RFC 3339, when it last heard from a leader).
 	ReasonNoQuorum = "NO_QUORUM"
+	// ReasonRequestTooOld: an exactly-once write whose seq is below the
+	// lowest the server still remembers for its client. This request was
+	// not applied; an earlier copy of it may have been. Not retryable under
+	// the same request id.
+	ReasonRequestTooOld = "REQUEST_TOO_OLD"
+	// ReasonSessionExpired: an exactly-once write from a client whose
+	// session the server has evicted. This request was not applied; an
+	// earlier copy of it may have been. The client must continue under a
+	// new client id.
+	ReasonSessionExpired = "SESSION_EXPIRED"
 	// ReasonStale: a bounded or read-your-writes read was refused because
 	// the node's data may be too old; try another node or the leader.
 	// Metadata carries node_id, applied_index and last_contact_ms.
@@ -85,6 +95,10 @@ func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool)
 		return status.Error(codes.NotFound, err.Error()), true
 	case errors.Is(err, store.ErrInvalidArgument):
 		return status.Error(codes.InvalidArgument, err.Error()), true
+	case errors.Is(err, store.ErrRequestTooOld):
+		return withReason(codes.FailedPrecondition, err.Error(), ReasonRequestTooOld, nil), true
+	case errors.Is(err, store.ErrSessionExpired):
+		return withReason(codes.FailedPrecondition, err.Error(), ReasonSessionExpired, nil), true
 	case errors.As(err, &nle):
 		addr := ""
 		if leaderAddr != nil {

@@ -32,6 +32,8 @@ func TestToStatus(t *testing.T) {
 	}{
 		{"not found", wrap(store.ErrNotFound), codes.NotFound, "", false},
 		{"invalid argument", wrap(fmt.Errorf("%w: key is empty", store.ErrInvalidArgument)), codes.InvalidArgument, "", false},
+		{"request too old", wrap(store.ErrRequestTooOld), codes.FailedPrecondition, ReasonRequestTooOld, false},
+		{"session expired", wrap(store.ErrSessionExpired), codes.FailedPrecondition, ReasonSessionExpired, false},
 		{"not leader with hint", wrap(&raftnode.NotLeaderError{LeaderID: "n2", LeaderRaftAddr: "127.0.0.1:7102"}), codes.FailedPrecondition, ReasonNotLeader, false},
 		{"not leader bare", raftnode.ErrNotLeader, codes.Unavailable, ReasonNoLeader, false},
 		{"no leader", wrap(raftnode.ErrNoLeader), codes.Unavailable, ReasonNoLeader, false},

@@ -15,9 +15,11 @@ import (
 // (more=true). The first key is always returned, so paging makes progress.
 const maxListResponseBytes = 3 << 20
 
-// Put implements kvpb.KVServer.
+// Put implements kvpb.KVServer. With a request id the write is
+// exactly-once; with expected_mod_index it is conditional, and a condition
+// that does not hold is answered with succeeded=false, not an error.
 func (s *Server) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutResponse, error) {
-	cmd, err := store.PutCommand(req.GetKey(), req.GetValue())
+	cmd, err := store.PutCommand(req.GetKey(), req.GetValue(), writeOptions(req.GetRequestId(), req.ExpectedModIndex)...)
 	if err != nil {
 		return nil, err
 	}
@@ -27,15 +29,23 @@ func (s *Server) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutRespon
 			return kvpb.NewKVClient(cc).Put(ctx, req, opts...)
 		})
 	}
-	if _, err := applyResult(res); err != nil {
+	r, err := applyResult(res)
+	if err != nil {
 		return nil, err
 	}
-	return &kvpb.PutResponse{Header: s.header(), Index: res.Index}, nil
+	return &kvpb.PutResponse{
+		Header:              s.header(),
+		Index:               r.WriteIndex(),
+		Succeeded:           !r.ConditionFailed,
+		Current:             currentKV(r),
+		CurrentValueOmitted: r.CurrentValueOmitted,
+	}, nil
 }
 
-// Delete implements kvpb.KVServer.
+// Delete implements kvpb.KVServer, with the same request id and condition
+// rules as Put.
 func (s *Server) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.DeleteResponse, error) {
-	cmd, err := store.DeleteCommand(req.GetKey())
+	cmd, err := store.DeleteCommand(req.GetKey(), writeOptions(req.GetRequestId(), req.ExpectedModIndex)...)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +59,67 @@ func (s *Server) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.Del
 	if err != nil {
 		return nil, err
 	}
-	return &kvpb.DeleteResponse{Header: s.header(), Index: res.Index, Deleted: r.Deleted}, nil
+	return &kvpb.DeleteResponse{
+		Header:              s.header(),
+		Index:               r.WriteIndex(),
+		Deleted:             r.Deleted,
+		Succeeded:           !r.ConditionFailed,
+		Current:             currentKV(r),
+		CurrentValueOmitted: r.CurrentValueOmitted,
+	}, nil
+}
+
+// CompareAndSwap implements kvpb.KVServer. The comparison is made by the
+// state machine, in log order, so it is atomic with the write; a mismatch
+// is succeeded=false with the key's current state, not an error.
+func (s *Server) CompareAndSwap(ctx context.Context, req *kvpb.CompareAndSwapRequest) (*kvpb.CompareAndSwapResponse, error) {
+	cmd, err := store.CompareAndSwapCommand(req.GetKey(), req.ExpectedValue, req.GetNewValue(), writeOptions(req.GetRequestId(), nil)...)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.node.Apply(ctx, cmd)
+	if err != nil {
+		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.CompareAndSwapResponse, error) {
+			return kvpb.NewKVClient(cc).CompareAndSwap(ctx, req, opts...)
+		})
+	}
+	r, err := applyResult(res)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.CompareAndSwapResponse{
+		Header:              s.header(),
+		Index:               r.WriteIndex(),
+		Succeeded:           !r.ConditionFailed,
+		Current:             currentKV(r),
+		CurrentValueOmitted: r.CurrentValueOmitted,
+	}, nil
+}
+
+// writeOptions turns a request's id and mod-index condition (nil: none)
+// into store command options.
+func writeOptions(id *kvpb.RequestID, modIndex *uint64) []store.WriteOption {
+	var opts []store.WriteOption
+	if id != nil {
+		opts = append(opts, store.WithRequestID(store.RequestID{
+			ClientID:      id.GetClientId(),
+			Seq:           id.GetSeq(),
+			MinUnackedSeq: id.GetMinUnackedSeq(),
+			SessionIndex:  id.GetSessionIndex(),
+		}))
+	}
+	if modIndex != nil {
+		opts = append(opts, store.IfModIndex(*modIndex))
+	}
+	return opts
+}
+
+// currentKV is the key state a failed condition reports, or nil.
+func currentKV(r store.Result) *kvpb.KeyValue {
+	if r.Current == nil {
+		return nil
+	}
+	return toProtoKV(*r.Current)
 }
 
 // Get implements kvpb.KVServer at the consistency the request asks for

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,6 +22,8 @@ const (
 	OpDelete
 	// OpSetNodeMeta records a node's addresses.
 	OpSetNodeMeta
+	// OpCompareAndSwap sets a key if its value is the expected one.
+	OpCompareAndSwap
 )
 
 // String returns the operation's lowercase name, for logs.
@@ -32,6 +35,8 @@ func (o Op) String() string {
 		return "delete"
 	case OpSetNodeMeta:
 		return "set_node_meta"
+	case OpCompareAndSwap:
+		return "compare_and_swap"
 	default:
 		return fmt.Sprintf("Op(%d)", int(o))
 	}
@@ -49,10 +54,41 @@ type Result struct {
 	// Skipped is true when the entry was at or below the stored applied
 	// index and was not applied again.
 	Skipped bool
+	// Duplicate is true when the entry repeated an exactly-once request
+	// that had already been applied: nothing changed, and the other fields
+	// describe the original outcome.
+	Duplicate bool
+	// OriginalIndex is, for a Duplicate, the index of the entry that
+	// applied the request; 0 otherwise. WriteIndex picks the right index.
+	OriginalIndex uint64
+	// ConditionFailed is true when a CompareAndSwap or a conditional Put or
+	// Delete found the key not as expected: nothing was written. It is an
+	// outcome, not an error.
+	ConditionFailed bool
+	// Current is, when ConditionFailed, the key's state that failed the
+	// condition; nil when the key did not exist.
+	Current *KeyValue
+	// CurrentValueOmitted is true when Current carries the key's indexes
+	// but not its value: a Duplicate whose key has been written since the
+	// original (the exactly-once table does not keep values).
+	CurrentValueOmitted bool
 	// Err is a user-level failure, such as ErrInvalidArgument for a command
-	// that slipped past validation. The entry still counts as applied (the
-	// applied index advances) and nothing else changed. nil on success.
+	// that slipped past validation, or ErrRequestTooOld and
+	// ErrSessionExpired for an exactly-once request that can no longer be
+	// deduplicated. The entry still counts as applied (the applied index
+	// advances; an exactly-once request still updates its client's
+	// bookkeeping) and no data changed. nil on success.
 	Err error
+}
+
+// WriteIndex is the raft index at which the request took effect: the
+// original entry's for a Duplicate, otherwise Index. For a successful write
+// it is the ModIndex that write gave the key.
+func (r Result) WriteIndex() uint64 {
+	if r.Duplicate {
+		return r.OriginalIndex
+	}
+	return r.Index
 }
 
 // Apply applies the raft log entry at index, whose data was built by one
@@ -62,8 +98,10 @@ type Result struct {
 // update transaction, so a crash never leaves one without the other.
 // Entries with index <= AppliedIndex() are skipped (Result.Skipped) without
 // being decoded and change nothing; this makes replay after a restart
-// harmless. Apply is deterministic: it depends only on the stored state,
-// index and data.
+// harmless. An entry whose command carries a request id (WithRequestID) is
+// applied at most once per id: a repeat is answered from the exactly-once
+// table (Result.Duplicate), written in the same transaction. Apply is
+// deterministic: it depends only on the stored state, index and data.
 //
 // A returned error is fatal and nothing was changed: ErrCorruptEntry for
 // data that does not decode or has an unknown format or operation, ErrClosed,
@@ -91,7 +129,7 @@ func (s *Store) Apply(index uint64, data []byte) (Result, error) {
 	var res Result
 	err = s.ref.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		res, err = applyCommand(tx, index, cmd)
+		res, err = applyCommand(tx, s.limits, index, cmd)
 		if err != nil {
 			return err
 		}
@@ -101,20 +139,35 @@ func (s *Store) Apply(index uint64, data []byte) (Result, error) {
 		return Result{Index: index, Op: res.Op}, fmt.Errorf("apply entry %d: %w", index, err)
 	}
 	s.applied.Store(index)
-	if res.Err != nil {
+	switch {
+	case res.Err != nil:
 		s.log.Debug("entry rejected", "index", index, "op", res.Op, "err", res.Err)
+	case res.Duplicate:
+		s.log.Debug("repeated request answered from the exactly-once table", "index", index, "op", res.Op,
+			"original_index", res.OriginalIndex)
 	}
 	return res, nil
 }
 
-// applyCommand performs cmd inside tx. User-level failures go into
-// Result.Err with a nil error; a returned error aborts the transaction.
-func applyCommand(tx *bolt.Tx, index uint64, cmd *fsmpb.Command) (Result, error) {
+// applyCommand performs cmd inside tx: once per request id when it carries
+// one, otherwise plainly. User-level failures go into Result.Err with a nil
+// error; a returned error aborts the transaction.
+func applyCommand(tx *bolt.Tx, limits sessionLimits, index uint64, cmd *fsmpb.Command) (Result, error) {
+	if cmd.GetRequestId() != nil {
+		return applyOnce(tx, limits, index, cmd)
+	}
+	return applyOp(tx, index, cmd)
+}
+
+// applyOp performs the operation of cmd.
+func applyOp(tx *bolt.Tx, index uint64, cmd *fsmpb.Command) (Result, error) {
 	switch op := cmd.GetOp().(type) {
 	case *fsmpb.Command_Put:
 		return applyPut(tx, index, op.Put)
 	case *fsmpb.Command_Delete:
 		return applyDelete(tx, index, op.Delete)
+	case *fsmpb.Command_CompareAndSwap:
+		return applyCompareAndSwap(tx, index, op.CompareAndSwap)
 	case *fsmpb.Command_SetNodeMeta:
 		return applySetNodeMeta(tx, index, op.SetNodeMeta)
 	default:
@@ -123,7 +176,66 @@ func applyCommand(tx *bolt.Tx, index uint64, cmd *fsmpb.Command) (Result, error)
 	}
 }
 
-// applyPut creates or updates a key. An update keeps CreateIndex.
+// opOf names the operation of cmd (0 if unknown).
+func opOf(cmd *fsmpb.Command) Op {
+	switch cmd.GetOp().(type) {
+	case *fsmpb.Command_Put:
+		return OpPut
+	case *fsmpb.Command_Delete:
+		return OpDelete
+	case *fsmpb.Command_CompareAndSwap:
+		return OpCompareAndSwap
+	case *fsmpb.Command_SetNodeMeta:
+		return OpSetNodeMeta
+	}
+	return 0
+}
+
+// keyOf returns the key cmd writes (nil for SetNodeMeta).
+func keyOf(cmd *fsmpb.Command) []byte {
+	switch op := cmd.GetOp().(type) {
+	case *fsmpb.Command_Put:
+		return op.Put.GetKey()
+	case *fsmpb.Command_Delete:
+		return op.Delete.GetKey()
+	case *fsmpb.Command_CompareAndSwap:
+		return op.CompareAndSwap.GetKey()
+	}
+	return nil
+}
+
+// readKey returns key's current state inside tx; ok is false when it does
+// not exist.
+func readKey(tx *bolt.Tx, key []byte) (kv KeyValue, ok bool, err error) {
+	v := tx.Bucket(bucketData).Get(key)
+	if v == nil {
+		return KeyValue{}, false, nil
+	}
+	kv, err = decodeKeyValue(key, v)
+	if err != nil {
+		return KeyValue{}, false, err
+	}
+	return kv, true, nil
+}
+
+// checkModIndex evaluates a mod-index condition (nil: none) against the
+// key's current state. On a mismatch it marks res and returns false.
+func checkModIndex(res *Result, cur KeyValue, exists bool, want *uint64) bool {
+	if want == nil {
+		return true
+	}
+	if (*want == 0 && !exists) || (exists && cur.ModIndex == *want) {
+		return true
+	}
+	res.ConditionFailed = true
+	if exists {
+		res.Current = &cur
+	}
+	return false
+}
+
+// applyPut creates or updates a key, if its condition (if any) holds. An
+// update keeps CreateIndex.
 func applyPut(tx *bolt.Tx, index uint64, p *fsmpb.Put) (Result, error) {
 	res := Result{Index: index, Op: OpPut}
 	key, value := p.GetKey(), p.GetValue()
@@ -135,26 +247,35 @@ func applyPut(tx *bolt.Tx, index uint64, p *fsmpb.Put) (Result, error) {
 		res.Err = err
 		return res, nil
 	}
-	b := tx.Bucket(bucketData)
+	cur, exists, err := readKey(tx, key)
+	if err != nil {
+		return res, err
+	}
+	if !checkModIndex(&res, cur, exists, p.ExpectedModIndex) {
+		return res, nil
+	}
+	return res, writeKey(tx, index, key, value, cur, exists)
+}
+
+// writeKey stores value under key at index, keeping the CreateIndex of an
+// existing key (cur).
+func writeKey(tx *bolt.Tx, index uint64, key, value []byte, cur KeyValue, exists bool) error {
 	sv := &fsmpb.StoredValue{Value: value, CreateIndex: index, ModIndex: index}
-	if old := b.Get(key); old != nil {
-		var prev fsmpb.StoredValue
-		if err := proto.Unmarshal(old, &prev); err != nil {
-			return res, fmt.Errorf("decode stored value: %w", err)
-		}
-		sv.CreateIndex = prev.GetCreateIndex()
+	if exists {
+		sv.CreateIndex = cur.CreateIndex
 	}
 	buf, err := proto.Marshal(sv)
 	if err != nil {
-		return res, fmt.Errorf("encode stored value: %w", err)
+		return fmt.Errorf("encode stored value: %w", err)
 	}
-	if err := b.Put(key, buf); err != nil {
-		return res, fmt.Errorf("put: %w", err)
+	if err := tx.Bucket(bucketData).Put(key, buf); err != nil {
+		return fmt.Errorf("put: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
-// applyDelete removes a key; Deleted says whether it existed.
+// applyDelete removes a key, if its condition (if any) holds; Deleted says
+// whether it existed.
 func applyDelete(tx *bolt.Tx, index uint64, d *fsmpb.Delete) (Result, error) {
 	res := Result{Index: index, Op: OpDelete}
 	key := d.GetKey()
@@ -162,15 +283,51 @@ func applyDelete(tx *bolt.Tx, index uint64, d *fsmpb.Delete) (Result, error) {
 		res.Err = err
 		return res, nil
 	}
-	b := tx.Bucket(bucketData)
-	if b.Get(key) == nil {
+	cur, exists, err := readKey(tx, key)
+	if err != nil {
+		return res, err
+	}
+	if !checkModIndex(&res, cur, exists, d.ExpectedModIndex) || !exists {
 		return res, nil
 	}
-	if err := b.Delete(key); err != nil {
+	if err := tx.Bucket(bucketData).Delete(key); err != nil {
 		return res, fmt.Errorf("delete: %w", err)
 	}
 	res.Deleted = true
 	return res, nil
+}
+
+// applyCompareAndSwap sets a key to NewValue if its value equals
+// ExpectedValue, or, when ExpectedValue is absent (nil), if it does not
+// exist.
+func applyCompareAndSwap(tx *bolt.Tx, index uint64, c *fsmpb.CompareAndSwap) (Result, error) {
+	res := Result{Index: index, Op: OpCompareAndSwap}
+	key, value, expected := c.GetKey(), c.GetNewValue(), c.GetExpectedValue()
+	if err := ValidateKey(key); err != nil {
+		res.Err = err
+		return res, nil
+	}
+	for _, v := range [][]byte{value, expected} {
+		if err := ValidateValue(v); err != nil {
+			res.Err = err
+			return res, nil
+		}
+	}
+	cur, exists, err := readKey(tx, key)
+	if err != nil {
+		return res, err
+	}
+	// Presence of expected_value is nil-ness of the Go slice: protobuf
+	// keeps a present empty value non-nil.
+	match := (expected == nil && !exists) || (expected != nil && exists && bytes.Equal(cur.Value, expected))
+	if !match {
+		res.ConditionFailed = true
+		if exists {
+			res.Current = &cur
+		}
+		return res, nil
+	}
+	return res, writeKey(tx, index, key, value, cur, exists)
 }
 
 // applySetNodeMeta records (or replaces) a node's addresses.

@@ -133,7 +133,7 @@ func TestStore_ApplyCorruptEntry(t *testing.T) {
 		{"truncated", valid[:len(valid)-1]},
 		{"json", []byte(`{"op":"put","key":"k"}`)},
 		{"format zero", marshal(&fsmpb.Command{Op: &fsmpb.Command_Delete{Delete: &fsmpb.Delete{Key: []byte("k")}}})},
-		{"format two", marshal(&fsmpb.Command{Format: 2, Op: &fsmpb.Command_Delete{Delete: &fsmpb.Delete{Key: []byte("k")}}})},
+		{"format three", marshal(&fsmpb.Command{Format: 3, Op: &fsmpb.Command_Delete{Delete: &fsmpb.Delete{Key: []byte("k")}}})},
 		{"format one without op", marshal(&fsmpb.Command{Format: 1})},
 		// Field 9 stands in for an operation added by a newer version.
 		{"unknown op from newer version", append(marshal(&fsmpb.Command{Format: 1}), 0x4a, 0x00)},

@@ -5,9 +5,13 @@
 // # What it owns
 //
 //   - The meaning of a log entry: the command constructors ([PutCommand],
-//     [DeleteCommand], [SetNodeMetaCommand]) and the private decoder used by
+//     [DeleteCommand], [CompareAndSwapCommand], [SetNodeMetaCommand], with
+//     [WithRequestID] and [IfModIndex]) and the private decoder used by
 //     [Store.Apply]. The wire schema lives in proto/fsmpb; this package gives
 //     it semantics and limits ([MaxKeyBytes], [MaxValueBytes]).
+//   - Exactly-once requests: a bounded, replicated table of recent results
+//     per client, kept in the same bbolt file and transactions as the data
+//     ([MaxSessions], [MaxSessionResults]).
 //   - The bbolt file: bucket layout, the applied index kept in the same
 //     transaction as the data, and the snapshot stream format.
 //   - The read path ([Store.Get], [Store.List], [Store.NodeMeta]). Reads are

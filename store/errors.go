@@ -24,6 +24,19 @@ var (
 	// Snapshot.WriteTo after Release.
 	ErrClosed = errors.New("store closed")
 
+	// ErrRequestTooOld is reported in Result.Err for an exactly-once
+	// request whose seq is below the lowest one the store still remembers
+	// for its client (the client acknowledged it, or its result was evicted
+	// to keep the table bounded). The request was not applied; an earlier
+	// copy of it may have been.
+	ErrRequestTooOld = errors.New("request too old to deduplicate")
+
+	// ErrSessionExpired is reported in Result.Err for an exactly-once
+	// request whose client session was evicted (the table keeps at most
+	// MaxSessions clients). The request was not applied; an earlier copy of
+	// it may have been. The client must continue under a new client id.
+	ErrSessionExpired = errors.New("client session expired")
+
 	// ErrInvalidSnapshot is returned, wrapped, by Restore when the stream is
 	// not a well-formed raftkv snapshot (bad magic, unsupported format,
 	// checksum mismatch, truncation). The current database is left as it

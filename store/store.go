@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +35,23 @@ var (
 	bucketNodes = []byte("nodes") // node id -> fsmpb.NodeMeta
 	bucketMeta  = []byte("meta")  // store bookkeeping, below
 
+	// The exactly-once table (session.go).
+	bucketSessions   = []byte("sessions")    // client id -> fsmpb.Session
+	bucketResults    = []byte("results")     // len(client id) || client id || seq -> fsmpb.StoredResult
+	bucketSessionLRU = []byte("session_lru") // last index -> client id
+
 	keyAppliedIndex  = []byte("applied_index")  // uint64 big-endian
 	keySchemaVersion = []byte("schema_version") // uint64 big-endian
+	keySessionCount  = []byte("session_count")  // uint64 big-endian: keys in bucketSessions
+)
+
+// requiredBuckets exist in every file of schema version 1. The exactly-once
+// buckets came later in the same version: they only add state that older
+// binaries ignore (and those halt on the format-2 entries that write it),
+// so a file or snapshot without them is valid and gets them when opened.
+var (
+	requiredBuckets = [][]byte{bucketData, bucketNodes, bucketMeta}
+	addedBuckets    = [][]byte{bucketSessions, bucketResults, bucketSessionLRU}
 )
 
 // schemaVersion is the bucket layout version written into meta. Open
@@ -79,6 +95,10 @@ type Store struct {
 	// AppliedIndex needs no transaction. It is written only by Apply (after
 	// commit) and by Restore, both of which exclude each other via mu.
 	applied atomic.Uint64
+
+	// limits bound the exactly-once table; always defaultSessionLimits
+	// outside tests.
+	limits sessionLimits
 
 	// applyMu serialises Apply, so the skip check and the update of
 	// applied cannot interleave. raft applies from a single goroutine, so
@@ -170,6 +190,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		log:         o.Logger.With("component", "store"),
 		openTimeout: o.OpenTimeout,
 		mmapBytes:   int(min(o.InitialMmapBytes, math.MaxInt)),
+		limits:      defaultSessionLimits,
 	}
 	db, applied, err := s.openDB(path)
 	if err != nil {
@@ -212,7 +233,7 @@ func (s *Store) openDB(path string) (*bolt.DB, uint64, error) {
 // initBuckets creates missing buckets and records or checks the schema
 // version.
 func initBuckets(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketData, bucketNodes, bucketMeta} {
+	for _, name := range append(slices.Clone(requiredBuckets), addedBuckets...) {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -224,10 +245,10 @@ func initBuckets(tx *bolt.Tx) error {
 	return checkSchema(tx)
 }
 
-// checkSchema verifies that every bucket exists and the schema version is
-// the one this binary understands.
+// checkSchema verifies that every required bucket exists and the schema
+// version is the one this binary understands.
 func checkSchema(tx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketData, bucketNodes, bucketMeta} {
+	for _, name := range requiredBuckets {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("bucket %s is missing", name)
 		}

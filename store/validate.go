@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/raftkv/raftkv/proto/fsmpb"
 )
 
 // Limits on what the store accepts. They are checked by the command
@@ -14,6 +16,8 @@ const (
 	MaxValueBytes = 1 << 20
 	// MaxListLimit is the most keys one List call returns.
 	MaxListLimit = 10000
+	// MaxClientIDBytes is the longest client id of a RequestID.
+	MaxClientIDBytes = 64
 )
 
 // maxNodeFieldBytes bounds a node id and each node address. Addresses are
@@ -71,6 +75,25 @@ func validateNodeMeta(nodeID, grpcAddr, raftAddr string) error {
 		if !utf8.ValidString(f.v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, f.name)
 		}
+	}
+	return nil
+}
+
+// validateRequestID reports whether id is a legal request id: a client id
+// of 1..MaxClientIDBytes bytes, a seq of at least 1 and a min_unacked_seq
+// not above it. A bad id gives an error wrapping ErrInvalidArgument.
+func validateRequestID(id *fsmpb.RequestID) error {
+	switch n := len(id.GetClientId()); {
+	case n == 0:
+		return fmt.Errorf("%w: request id: client id is empty; it is 1 to %d bytes", ErrInvalidArgument, MaxClientIDBytes)
+	case n > MaxClientIDBytes:
+		return fmt.Errorf("%w: request id: client id is %d bytes; the limit is %d bytes", ErrInvalidArgument, n, MaxClientIDBytes)
+	}
+	if id.GetSeq() == 0 {
+		return fmt.Errorf("%w: request id: seq is 0; sequence numbers start at 1", ErrInvalidArgument)
+	}
+	if id.GetMinUnackedSeq() > id.GetSeq() {
+		return fmt.Errorf("%w: request id: min_unacked_seq %d is above seq %d", ErrInvalidArgument, id.GetMinUnackedSeq(), id.GetSeq())
 	}
 	return nil
 }

@@ -9,6 +9,8 @@
 //	kvctl get greeting --max-staleness 2s
 //	kvctl get --prefix users/ --limit 10 -w table
 //	kvctl del greeting
+//	kvctl put lock/owner me --mod-index 0
+//	kvctl cas counter 41 42
 //	kvctl member list
 //	kvctl cluster status
 //	kvctl completion bash

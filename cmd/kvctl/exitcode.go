@@ -17,6 +17,7 @@ const (
 	exitNotFound       = 3 // the key does not exist
 	exitUnavailable    = 4 // no leader, no quorum, too stale, timeout, or members unreachable
 	exitOutcomeUnknown = 5 // a write may or may not have been applied
+	exitCondition      = 6 // a conditional write (cas, --mod-index) found the key otherwise
 )
 
 // exitCodesHelp documents the exit codes for `kvctl --help` and the README.
@@ -29,8 +30,19 @@ const exitCodesHelp = `Exit codes:
      reads are refused while a majority is down; stale reads still work),
      every member too stale for a bounded read, timeout, or members
      unreachable; for "cluster status": at least one member did not answer
-  5  write outcome unknown: the write may or may not have been applied, so
-     read the key back before retrying it`
+  5  write outcome unknown: the write may or may not have been applied (the
+     command timed out while kvctl was still retrying it), so read the key
+     back before writing it again
+  6  condition failed: "cas" found another value, or "put/del --mod-index"
+     another mod index (or the key missing or present); nothing was written`
+
+// conditionError reports a conditional write whose condition did not hold.
+// It is not a client error (the client returns such outcomes as values);
+// kvctl makes it one so that scripts see exit code 6.
+type conditionError struct{ msg string }
+
+// Error implements error.
+func (e conditionError) Error() string { return "condition failed: " + e.msg }
 
 // usageError marks an error caused by how kvctl was invoked.
 type usageError struct{ err error }
@@ -54,6 +66,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, client.ErrOutcomeUnknown):
 		return exitOutcomeUnknown
+	case errors.As(err, new(conditionError)):
+		return exitCondition
 	case errors.Is(err, client.ErrInvalidArgument):
 		return exitUsage
 	case errors.Is(err, client.ErrNotFound):

@@ -27,6 +27,7 @@ func TestExitCode(t *testing.T) {
 		{"outcome unknown", client.ErrOutcomeUnknown, exitOutcomeUnknown},
 		{"outcome unknown at deadline", fmt.Errorf("%w: %w", client.ErrOutcomeUnknown, context.DeadlineExceeded), exitOutcomeUnknown},
 		{"closed", client.ErrClosed, exitError},
+		{"condition failed", fmt.Errorf("cas %q: %w", "k", conditionError{"the value differs"}), exitCondition},
 		{"no quorum", fmt.Errorf("put: %w", &client.NoQuorumError{NodeID: "n2"}), exitUnavailable},
 		{"stale", fmt.Errorf("get: %w", client.ErrStale), exitUnavailable},
 	}

@@ -35,7 +35,57 @@ func (f *fakeClient) Put(_ context.Context, key string, value []byte) (*client.P
 		return nil, f.err
 	}
 	f.kvs[key] = client.KeyValue{Key: key, Value: value, CreateIndex: 10, ModIndex: 10}
-	return &client.PutResponse{Header: testHeader, Index: 10}, nil
+	return &client.PutResponse{Header: testHeader, Index: 10, Succeeded: true}, nil
+}
+
+func (f *fakeClient) PutIf(_ context.Context, key string, value []byte, modIndex uint64) (*client.PutResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	kv, ok := f.kvs[key]
+	if (modIndex == 0 && ok) || (modIndex != 0 && (!ok || kv.ModIndex != modIndex)) {
+		resp := &client.PutResponse{Header: testHeader, Index: 10}
+		if ok {
+			resp.Current = &kv
+		}
+		return resp, nil
+	}
+	f.kvs[key] = client.KeyValue{Key: key, Value: value, CreateIndex: 10, ModIndex: 10}
+	return &client.PutResponse{Header: testHeader, Index: 10, Succeeded: true}, nil
+}
+
+func (f *fakeClient) CompareAndSwap(_ context.Context, key string, oldValue, newValue []byte) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return false, f.err
+	}
+	kv, ok := f.kvs[key]
+	if (oldValue == nil && ok) || (oldValue != nil && (!ok || !bytes.Equal(kv.Value, oldValue))) {
+		return false, nil
+	}
+	f.kvs[key] = client.KeyValue{Key: key, Value: newValue, CreateIndex: 10, ModIndex: 10}
+	return true, nil
+}
+
+func (f *fakeClient) DeleteIf(_ context.Context, key string, modIndex uint64) (*client.DeleteResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	kv, ok := f.kvs[key]
+	if (modIndex == 0 && ok) || (modIndex != 0 && (!ok || kv.ModIndex != modIndex)) {
+		resp := &client.DeleteResponse{Header: testHeader, Index: 11}
+		if ok {
+			resp.Current = &kv
+		}
+		return resp, nil
+	}
+	delete(f.kvs, key)
+	return &client.DeleteResponse{Header: testHeader, Index: 11, Deleted: ok, Succeeded: true}, nil
 }
 
 func (f *fakeClient) Get(_ context.Context, key string, opts ...client.ReadOption) (*client.GetResponse, error) {
@@ -68,7 +118,7 @@ func (f *fakeClient) Delete(_ context.Context, key string) (*client.DeleteRespon
 	}
 	_, ok := f.kvs[key]
 	delete(f.kvs, key)
-	return &client.DeleteResponse{Header: testHeader, Index: 11, Deleted: ok}, nil
+	return &client.DeleteResponse{Header: testHeader, Index: 11, Deleted: ok, Succeeded: true}, nil
 }
 
 func (f *fakeClient) List(_ context.Context, prefix string, opts ...client.ReadOption) (*client.ListResponse, error) {

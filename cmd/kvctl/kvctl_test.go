@@ -22,6 +22,8 @@ func TestRun_UsageErrors(t *testing.T) {
 		{"get", "--prefix", "a", "b"},
 		{"get", "--prefix", "a", "--limit", "-1"},
 		{"del"},
+		{"cas", "k", "v"},
+		{"put", "k", "v", "--mod-index", "x"},
 		{"bogus"},
 		{"--no-such-flag", "get", "k"},
 		{"get", "k", "--no-such-flag"},
@@ -53,7 +55,7 @@ func TestRun_HelpAndCompletion(t *testing.T) {
 	if code := run([]string{"--help"}, &out, &errOut, func(string) string { return "" }); code != exitOK {
 		t.Fatalf("--help exit code = %d, stderr %q", code, errOut.String())
 	}
-	for _, want := range []string{"Exit codes:", "no quorum", "5  write outcome unknown", "--endpoints", "KVCTL_ENDPOINTS"} {
+	for _, want := range []string{"Exit codes:", "no quorum", "5  write outcome unknown", "6  condition failed", "--endpoints", "KVCTL_ENDPOINTS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help output lacks %q", want)
 		}

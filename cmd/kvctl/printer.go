@@ -18,6 +18,7 @@ type printer interface {
 	get(w io.Writer, r *client.GetResponse) error
 	list(w io.Writer, r *client.ListResponse) error
 	del(w io.Writer, key string, r *client.DeleteResponse) error
+	cas(w io.Writer, key string) error
 	members(w io.Writer, ms []client.Member) error
 	status(w io.Writer, rows []statusRow) error
 }
@@ -57,6 +58,11 @@ func (simplePrinter) list(w io.Writer, r *client.ListResponse) error {
 		}
 	}
 	return nil
+}
+
+func (simplePrinter) cas(w io.Writer, _ string) error {
+	_, err := fmt.Fprintln(w, "OK")
+	return err
 }
 
 func (simplePrinter) del(w io.Writer, _ string, r *client.DeleteResponse) error {
@@ -110,6 +116,10 @@ func (tablePrinter) list(w io.Writer, r *client.ListResponse) error {
 		rows = append(rows, kvCells(kv))
 	}
 	return table(w, kvHeader, rows)
+}
+
+func (tablePrinter) cas(w io.Writer, key string) error {
+	return table(w, []string{"KEY", "SWAPPED"}, [][]string{{key, "true"}})
 }
 
 func (tablePrinter) del(w io.Writer, key string, r *client.DeleteResponse) error {
@@ -294,6 +304,13 @@ func (jsonPrinter) del(w io.Writer, key string, r *client.DeleteResponse) error 
 		Index   uint64     `json:"index"`
 		Deleted int        `json:"deleted"`
 	}{header(r.Header), key, r.Index, deletedCount(r)})
+}
+
+func (jsonPrinter) cas(w io.Writer, key string) error {
+	return emit(w, struct {
+		Key     string `json:"key"`
+		Swapped bool   `json:"swapped"`
+	}{key, true})
 }
 
 func (jsonPrinter) members(w io.Writer, ms []client.Member) error {

@@ -24,8 +24,11 @@ const envEndpoints = "KVCTL_ENDPOINTS"
 // a fake to exercise commands and printers without a cluster.
 type kvClient interface {
 	Put(ctx context.Context, key string, value []byte) (*client.PutResponse, error)
+	PutIf(ctx context.Context, key string, value []byte, modIndex uint64) (*client.PutResponse, error)
+	CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte) (bool, error)
 	Get(ctx context.Context, key string, opts ...client.ReadOption) (*client.GetResponse, error)
 	Delete(ctx context.Context, key string) (*client.DeleteResponse, error)
+	DeleteIf(ctx context.Context, key string, modIndex uint64) (*client.DeleteResponse, error)
 	List(ctx context.Context, prefix string, opts ...client.ReadOption) (*client.ListResponse, error)
 	Members(ctx context.Context) ([]client.Member, error)
 	Status(ctx context.Context, endpoint string) (*client.Status, error)
@@ -96,7 +99,10 @@ func (a *app) rootCmd() *cobra.Command {
 		Short: "Command-line client for the raftkv replicated key-value store",
 		Long: `kvctl reads and writes keys in a raftkv cluster and inspects its members.
 
-Writes are sent to the leader. Gets and lists are linearizable by default
+Writes are sent to the leader, exactly once: a write interrupted by a
+leader failure is sent again to the new leader under the same request id,
+and the cluster applies it only once. "cas" and "--mod-index" make writes
+conditional. Gets and lists are linearizable by default
 (served by the leader); "get --consistency stale|bounded" reads from any
 member instead, and keeps working when the cluster has lost its quorum.
 kvctl learns the members and the leader from any reachable endpoint and
@@ -135,7 +141,7 @@ fails over when the leader changes, within --command-timeout.
 	f.StringVarP(&a.writeOut, "write-out", "w", "simple", "output format: simple, table or json (json values are base64)")
 	f.BoolVar(&a.debug, "debug", false, "log the client's retries and leader changes to stderr")
 
-	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.memberCmd(), a.clusterCmd(), a.benchCmd())
+	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.casCmd(), a.memberCmd(), a.clusterCmd(), a.benchCmd())
 	return root
 }
 

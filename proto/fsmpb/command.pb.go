@@ -28,8 +28,12 @@ const (
 // Command is the envelope of every raft log entry written by raftkv.
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// format is the encoding version of this entry; 1 is the only one so far.
-	// A state machine that meets a format it does not know halts deliberately.
+	// format is the encoding version of this entry. 1: put, delete and
+	// set_node_meta without request_id or conditions. 2: adds request_id,
+	// conditional put/delete and compare_and_swap, which a binary that only
+	// reads format 1 would misapply (it would ignore the new fields), so it
+	// halts instead. A state machine that meets a format it does not know
+	// halts deliberately.
 	Format uint32 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
 	// op is the operation to apply.
 	//
@@ -38,7 +42,12 @@ type Command struct {
 	//	*Command_Put
 	//	*Command_Delete
 	//	*Command_SetNodeMeta
-	Op            isCommand_Op `protobuf_oneof:"op"`
+	//	*Command_CompareAndSwap
+	Op isCommand_Op `protobuf_oneof:"op"`
+	// request_id, when set, makes the command exactly-once: the state machine
+	// remembers the result per client and answers a repeat of the same
+	// request with it instead of applying the operation again (format 2).
+	RequestId     *RequestID `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,6 +123,22 @@ func (x *Command) GetSetNodeMeta() *SetNodeMeta {
 	return nil
 }
 
+func (x *Command) GetCompareAndSwap() *CompareAndSwap {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CompareAndSwap); ok {
+			return x.CompareAndSwap
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRequestId() *RequestID {
+	if x != nil {
+		return x.RequestId
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -133,11 +158,96 @@ type Command_SetNodeMeta struct {
 	SetNodeMeta *SetNodeMeta `protobuf:"bytes,4,opt,name=set_node_meta,json=setNodeMeta,proto3,oneof"`
 }
 
+type Command_CompareAndSwap struct {
+	// compare_and_swap sets a key only if its value is as expected.
+	CompareAndSwap *CompareAndSwap `protobuf:"bytes,5,opt,name=compare_and_swap,json=compareAndSwap,proto3,oneof"`
+}
+
 func (*Command_Put) isCommand_Op() {}
 
 func (*Command_Delete) isCommand_Op() {}
 
 func (*Command_SetNodeMeta) isCommand_Op() {}
+
+func (*Command_CompareAndSwap) isCommand_Op() {}
+
+// RequestID identifies one client request across retries.
+type RequestID struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// client_id names the client: 1..64 bytes, random per client instance.
+	ClientId []byte `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// seq numbers the client's requests from 1; a retry repeats it.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// min_unacked_seq is the lowest seq the client may still send again;
+	// results below it may be dropped and requests below it are refused.
+	// 0 means none given; never above seq.
+	MinUnackedSeq uint64 `protobuf:"varint,3,opt,name=min_unacked_seq,json=minUnackedSeq,proto3" json:"min_unacked_seq,omitempty"`
+	// session_index is a raft index at which the client's session was known
+	// to exist (0 until the client has seen one). A request for an unknown
+	// session with session_index > 0 finds its session evicted and is
+	// refused instead of being applied as if new.
+	SessionIndex  uint64 `protobuf:"varint,4,opt,name=session_index,json=sessionIndex,proto3" json:"session_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestID) Reset() {
+	*x = RequestID{}
+	mi := &file_fsmpb_command_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestID) ProtoMessage() {}
+
+func (x *RequestID) ProtoReflect() protoreflect.Message {
+	mi := &file_fsmpb_command_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestID.ProtoReflect.Descriptor instead.
+func (*RequestID) Descriptor() ([]byte, []int) {
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RequestID) GetClientId() []byte {
+	if x != nil {
+		return x.ClientId
+	}
+	return nil
+}
+
+func (x *RequestID) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *RequestID) GetMinUnackedSeq() uint64 {
+	if x != nil {
+		return x.MinUnackedSeq
+	}
+	return 0
+}
+
+func (x *RequestID) GetSessionIndex() uint64 {
+	if x != nil {
+		return x.SessionIndex
+	}
+	return 0
+}
 
 // Put sets key to value.
 type Put struct {
@@ -145,14 +255,18 @@ type Put struct {
 	// key is 1..4096 bytes.
 	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// value is at most 1 MiB.
-	Value         []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// expected_mod_index, when set, makes the put conditional: it applies
+	// only if the key's mod_index equals it, or, when it is 0, only if the
+	// key does not exist (format 2).
+	ExpectedModIndex *uint64 `protobuf:"varint,3,opt,name=expected_mod_index,json=expectedModIndex,proto3,oneof" json:"expected_mod_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Put) Reset() {
 	*x = Put{}
-	mi := &file_fsmpb_command_proto_msgTypes[1]
+	mi := &file_fsmpb_command_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -164,7 +278,7 @@ func (x *Put) String() string {
 func (*Put) ProtoMessage() {}
 
 func (x *Put) ProtoReflect() protoreflect.Message {
-	mi := &file_fsmpb_command_proto_msgTypes[1]
+	mi := &file_fsmpb_command_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -177,7 +291,7 @@ func (x *Put) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Put.ProtoReflect.Descriptor instead.
 func (*Put) Descriptor() ([]byte, []int) {
-	return file_fsmpb_command_proto_rawDescGZIP(), []int{1}
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Put) GetKey() []byte {
@@ -194,18 +308,29 @@ func (x *Put) GetValue() []byte {
 	return nil
 }
 
+func (x *Put) GetExpectedModIndex() uint64 {
+	if x != nil && x.ExpectedModIndex != nil {
+		return *x.ExpectedModIndex
+	}
+	return 0
+}
+
 // Delete removes key.
 type Delete struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key is 1..4096 bytes.
-	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// expected_mod_index, when set, makes the delete conditional: it applies
+	// only if the key's mod_index equals it (0: only if the key does not
+	// exist, which deletes nothing) (format 2).
+	ExpectedModIndex *uint64 `protobuf:"varint,2,opt,name=expected_mod_index,json=expectedModIndex,proto3,oneof" json:"expected_mod_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Delete) Reset() {
 	*x = Delete{}
-	mi := &file_fsmpb_command_proto_msgTypes[2]
+	mi := &file_fsmpb_command_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +342,7 @@ func (x *Delete) String() string {
 func (*Delete) ProtoMessage() {}
 
 func (x *Delete) ProtoReflect() protoreflect.Message {
-	mi := &file_fsmpb_command_proto_msgTypes[2]
+	mi := &file_fsmpb_command_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,12 +355,86 @@ func (x *Delete) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delete.ProtoReflect.Descriptor instead.
 func (*Delete) Descriptor() ([]byte, []int) {
-	return file_fsmpb_command_proto_rawDescGZIP(), []int{2}
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Delete) GetKey() []byte {
 	if x != nil {
 		return x.Key
+	}
+	return nil
+}
+
+func (x *Delete) GetExpectedModIndex() uint64 {
+	if x != nil && x.ExpectedModIndex != nil {
+		return *x.ExpectedModIndex
+	}
+	return 0
+}
+
+// CompareAndSwap sets key to new_value if its current value equals
+// expected_value, or, when expected_value is absent, if the key does not
+// exist.
+type CompareAndSwap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is 1..4096 bytes.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// expected_value is the value the key must hold; absent means the key
+	// must not exist (present and empty means it exists with an empty value).
+	ExpectedValue []byte `protobuf:"bytes,2,opt,name=expected_value,json=expectedValue,proto3,oneof" json:"expected_value,omitempty"`
+	// new_value is at most 1 MiB.
+	NewValue      []byte `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareAndSwap) Reset() {
+	*x = CompareAndSwap{}
+	mi := &file_fsmpb_command_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareAndSwap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareAndSwap) ProtoMessage() {}
+
+func (x *CompareAndSwap) ProtoReflect() protoreflect.Message {
+	mi := &file_fsmpb_command_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareAndSwap.ProtoReflect.Descriptor instead.
+func (*CompareAndSwap) Descriptor() ([]byte, []int) {
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CompareAndSwap) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CompareAndSwap) GetExpectedValue() []byte {
+	if x != nil {
+		return x.ExpectedValue
+	}
+	return nil
+}
+
+func (x *CompareAndSwap) GetNewValue() []byte {
+	if x != nil {
+		return x.NewValue
 	}
 	return nil
 }
@@ -256,7 +455,7 @@ type SetNodeMeta struct {
 
 func (x *SetNodeMeta) Reset() {
 	*x = SetNodeMeta{}
-	mi := &file_fsmpb_command_proto_msgTypes[3]
+	mi := &file_fsmpb_command_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -268,7 +467,7 @@ func (x *SetNodeMeta) String() string {
 func (*SetNodeMeta) ProtoMessage() {}
 
 func (x *SetNodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_fsmpb_command_proto_msgTypes[3]
+	mi := &file_fsmpb_command_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -281,7 +480,7 @@ func (x *SetNodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeMeta.ProtoReflect.Descriptor instead.
 func (*SetNodeMeta) Descriptor() ([]byte, []int) {
-	return file_fsmpb_command_proto_rawDescGZIP(), []int{3}
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetNodeMeta) GetNodeId() string {
@@ -320,7 +519,7 @@ type StoredValue struct {
 
 func (x *StoredValue) Reset() {
 	*x = StoredValue{}
-	mi := &file_fsmpb_command_proto_msgTypes[4]
+	mi := &file_fsmpb_command_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -332,7 +531,7 @@ func (x *StoredValue) String() string {
 func (*StoredValue) ProtoMessage() {}
 
 func (x *StoredValue) ProtoReflect() protoreflect.Message {
-	mi := &file_fsmpb_command_proto_msgTypes[4]
+	mi := &file_fsmpb_command_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -345,7 +544,7 @@ func (x *StoredValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredValue.ProtoReflect.Descriptor instead.
 func (*StoredValue) Descriptor() ([]byte, []int) {
-	return file_fsmpb_command_proto_rawDescGZIP(), []int{4}
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StoredValue) GetValue() []byte {
@@ -382,7 +581,7 @@ type NodeMeta struct {
 
 func (x *NodeMeta) Reset() {
 	*x = NodeMeta{}
-	mi := &file_fsmpb_command_proto_msgTypes[5]
+	mi := &file_fsmpb_command_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +593,7 @@ func (x *NodeMeta) String() string {
 func (*NodeMeta) ProtoMessage() {}
 
 func (x *NodeMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_fsmpb_command_proto_msgTypes[5]
+	mi := &file_fsmpb_command_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +606,7 @@ func (x *NodeMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeMeta.ProtoReflect.Descriptor instead.
 func (*NodeMeta) Descriptor() ([]byte, []int) {
-	return file_fsmpb_command_proto_rawDescGZIP(), []int{5}
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NodeMeta) GetGrpcAddr() string {
@@ -424,22 +623,200 @@ func (x *NodeMeta) GetRaftAddr() string {
 	return ""
 }
 
+// Session is how one client's deduplication state is kept in the sessions
+// bucket, keyed by client id.
+type Session struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// floor is the lowest seq still accepted: requests below it are refused
+	// as too old to deduplicate. It only rises.
+	Floor uint64 `protobuf:"varint,1,opt,name=floor,proto3" json:"floor,omitempty"`
+	// last_index is the raft index of the client's latest request; the
+	// session with the lowest one is evicted first.
+	LastIndex uint64 `protobuf:"varint,2,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	// results is how many results the client has in the results bucket.
+	Results       uint64 `protobuf:"varint,3,opt,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_fsmpb_command_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_fsmpb_command_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Session) GetFloor() uint64 {
+	if x != nil {
+		return x.Floor
+	}
+	return 0
+}
+
+func (x *Session) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
+func (x *Session) GetResults() uint64 {
+	if x != nil {
+		return x.Results
+	}
+	return 0
+}
+
+// StoredResult is the remembered outcome of one exactly-once request, kept
+// in the results bucket.
+type StoredResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// index is the raft index of the entry that applied the request.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// deleted reports, for a delete, whether the key existed.
+	Deleted bool `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// condition_failed is true when a condition did not hold and nothing
+	// was written.
+	ConditionFailed bool `protobuf:"varint,3,opt,name=condition_failed,json=conditionFailed,proto3" json:"condition_failed,omitempty"`
+	// current_exists is true when, with condition_failed, the key existed.
+	CurrentExists bool `protobuf:"varint,4,opt,name=current_exists,json=currentExists,proto3" json:"current_exists,omitempty"`
+	// current_create_index is the key's create_index then.
+	CurrentCreateIndex uint64 `protobuf:"varint,5,opt,name=current_create_index,json=currentCreateIndex,proto3" json:"current_create_index,omitempty"`
+	// current_mod_index is the key's mod_index then. The value is not kept
+	// (it may be 1 MiB); a repeat reads it back if the key is unchanged.
+	CurrentModIndex uint64 `protobuf:"varint,6,opt,name=current_mod_index,json=currentModIndex,proto3" json:"current_mod_index,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *StoredResult) Reset() {
+	*x = StoredResult{}
+	mi := &file_fsmpb_command_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredResult) ProtoMessage() {}
+
+func (x *StoredResult) ProtoReflect() protoreflect.Message {
+	mi := &file_fsmpb_command_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredResult.ProtoReflect.Descriptor instead.
+func (*StoredResult) Descriptor() ([]byte, []int) {
+	return file_fsmpb_command_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoredResult) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StoredResult) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *StoredResult) GetConditionFailed() bool {
+	if x != nil {
+		return x.ConditionFailed
+	}
+	return false
+}
+
+func (x *StoredResult) GetCurrentExists() bool {
+	if x != nil {
+		return x.CurrentExists
+	}
+	return false
+}
+
+func (x *StoredResult) GetCurrentCreateIndex() uint64 {
+	if x != nil {
+		return x.CurrentCreateIndex
+	}
+	return 0
+}
+
+func (x *StoredResult) GetCurrentModIndex() uint64 {
+	if x != nil {
+		return x.CurrentModIndex
+	}
+	return 0
+}
+
 var File_fsmpb_command_proto protoreflect.FileDescriptor
 
 const file_fsmpb_command_proto_rawDesc = "" +
 	"\n" +
-	"\x13fsmpb/command.proto\x12\rraftkv.fsm.v1\"\xc2\x01\n" +
+	"\x13fsmpb/command.proto\x12\rraftkv.fsm.v1\"\xc6\x02\n" +
 	"\aCommand\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12&\n" +
 	"\x03put\x18\x02 \x01(\v2\x12.raftkv.fsm.v1.PutH\x00R\x03put\x12/\n" +
 	"\x06delete\x18\x03 \x01(\v2\x15.raftkv.fsm.v1.DeleteH\x00R\x06delete\x12@\n" +
-	"\rset_node_meta\x18\x04 \x01(\v2\x1a.raftkv.fsm.v1.SetNodeMetaH\x00R\vsetNodeMetaB\x04\n" +
-	"\x02op\"-\n" +
+	"\rset_node_meta\x18\x04 \x01(\v2\x1a.raftkv.fsm.v1.SetNodeMetaH\x00R\vsetNodeMeta\x12I\n" +
+	"\x10compare_and_swap\x18\x05 \x01(\v2\x1d.raftkv.fsm.v1.CompareAndSwapH\x00R\x0ecompareAndSwap\x127\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\v2\x18.raftkv.fsm.v1.RequestIDR\trequestIdB\x04\n" +
+	"\x02op\"\x87\x01\n" +
+	"\tRequestID\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\fR\bclientId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12&\n" +
+	"\x0fmin_unacked_seq\x18\x03 \x01(\x04R\rminUnackedSeq\x12#\n" +
+	"\rsession_index\x18\x04 \x01(\x04R\fsessionIndex\"w\n" +
 	"\x03Put\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\x1a\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x121\n" +
+	"\x12expected_mod_index\x18\x03 \x01(\x04H\x00R\x10expectedModIndex\x88\x01\x01B\x15\n" +
+	"\x13_expected_mod_index\"d\n" +
 	"\x06Delete\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"`\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x121\n" +
+	"\x12expected_mod_index\x18\x02 \x01(\x04H\x00R\x10expectedModIndex\x88\x01\x01B\x15\n" +
+	"\x13_expected_mod_index\"~\n" +
+	"\x0eCompareAndSwap\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12*\n" +
+	"\x0eexpected_value\x18\x02 \x01(\fH\x00R\rexpectedValue\x88\x01\x01\x12\x1b\n" +
+	"\tnew_value\x18\x03 \x01(\fR\bnewValueB\x11\n" +
+	"\x0f_expected_value\"`\n" +
 	"\vSetNodeMeta\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
 	"\tgrpc_addr\x18\x02 \x01(\tR\bgrpcAddr\x12\x1b\n" +
@@ -450,7 +827,19 @@ const file_fsmpb_command_proto_rawDesc = "" +
 	"\tmod_index\x18\x03 \x01(\x04R\bmodIndex\"D\n" +
 	"\bNodeMeta\x12\x1b\n" +
 	"\tgrpc_addr\x18\x01 \x01(\tR\bgrpcAddr\x12\x1b\n" +
-	"\traft_addr\x18\x02 \x01(\tR\braftAddrB,Z*github.com/raftkv/raftkv/proto/fsmpb;fsmpbb\x06proto3"
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\"X\n" +
+	"\aSession\x12\x14\n" +
+	"\x05floor\x18\x01 \x01(\x04R\x05floor\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x02 \x01(\x04R\tlastIndex\x12\x18\n" +
+	"\aresults\x18\x03 \x01(\x04R\aresults\"\xee\x01\n" +
+	"\fStoredResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x18\n" +
+	"\adeleted\x18\x02 \x01(\bR\adeleted\x12)\n" +
+	"\x10condition_failed\x18\x03 \x01(\bR\x0fconditionFailed\x12%\n" +
+	"\x0ecurrent_exists\x18\x04 \x01(\bR\rcurrentExists\x120\n" +
+	"\x14current_create_index\x18\x05 \x01(\x04R\x12currentCreateIndex\x12*\n" +
+	"\x11current_mod_index\x18\x06 \x01(\x04R\x0fcurrentModIndexB,Z*github.com/raftkv/raftkv/proto/fsmpb;fsmpbb\x06proto3"
 
 var (
 	file_fsmpb_command_proto_rawDescOnce sync.Once
@@ -464,24 +853,30 @@ func file_fsmpb_command_proto_rawDescGZIP() []byte {
 	return file_fsmpb_command_proto_rawDescData
 }
 
-var file_fsmpb_command_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_fsmpb_command_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_fsmpb_command_proto_goTypes = []any{
-	(*Command)(nil),     // 0: raftkv.fsm.v1.Command
-	(*Put)(nil),         // 1: raftkv.fsm.v1.Put
-	(*Delete)(nil),      // 2: raftkv.fsm.v1.Delete
-	(*SetNodeMeta)(nil), // 3: raftkv.fsm.v1.SetNodeMeta
-	(*StoredValue)(nil), // 4: raftkv.fsm.v1.StoredValue
-	(*NodeMeta)(nil),    // 5: raftkv.fsm.v1.NodeMeta
+	(*Command)(nil),        // 0: raftkv.fsm.v1.Command
+	(*RequestID)(nil),      // 1: raftkv.fsm.v1.RequestID
+	(*Put)(nil),            // 2: raftkv.fsm.v1.Put
+	(*Delete)(nil),         // 3: raftkv.fsm.v1.Delete
+	(*CompareAndSwap)(nil), // 4: raftkv.fsm.v1.CompareAndSwap
+	(*SetNodeMeta)(nil),    // 5: raftkv.fsm.v1.SetNodeMeta
+	(*StoredValue)(nil),    // 6: raftkv.fsm.v1.StoredValue
+	(*NodeMeta)(nil),       // 7: raftkv.fsm.v1.NodeMeta
+	(*Session)(nil),        // 8: raftkv.fsm.v1.Session
+	(*StoredResult)(nil),   // 9: raftkv.fsm.v1.StoredResult
 }
 var file_fsmpb_command_proto_depIdxs = []int32{
-	1, // 0: raftkv.fsm.v1.Command.put:type_name -> raftkv.fsm.v1.Put
-	2, // 1: raftkv.fsm.v1.Command.delete:type_name -> raftkv.fsm.v1.Delete
-	3, // 2: raftkv.fsm.v1.Command.set_node_meta:type_name -> raftkv.fsm.v1.SetNodeMeta
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2, // 0: raftkv.fsm.v1.Command.put:type_name -> raftkv.fsm.v1.Put
+	3, // 1: raftkv.fsm.v1.Command.delete:type_name -> raftkv.fsm.v1.Delete
+	5, // 2: raftkv.fsm.v1.Command.set_node_meta:type_name -> raftkv.fsm.v1.SetNodeMeta
+	4, // 3: raftkv.fsm.v1.Command.compare_and_swap:type_name -> raftkv.fsm.v1.CompareAndSwap
+	1, // 4: raftkv.fsm.v1.Command.request_id:type_name -> raftkv.fsm.v1.RequestID
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_fsmpb_command_proto_init() }
@@ -493,14 +888,18 @@ func file_fsmpb_command_proto_init() {
 		(*Command_Put)(nil),
 		(*Command_Delete)(nil),
 		(*Command_SetNodeMeta)(nil),
+		(*Command_CompareAndSwap)(nil),
 	}
+	file_fsmpb_command_proto_msgTypes[2].OneofWrappers = []any{}
+	file_fsmpb_command_proto_msgTypes[3].OneofWrappers = []any{}
+	file_fsmpb_command_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsmpb_command_proto_rawDesc), len(file_fsmpb_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

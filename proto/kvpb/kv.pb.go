@@ -280,20 +280,115 @@ func (x *KeyValue) GetModIndex() uint64 {
 	return 0
 }
 
+// RequestID makes a write exactly-once: the state machine remembers each
+// client's recent results and answers a repeated request (same client_id
+// and seq) with the stored result instead of applying it again, so a
+// client may retry a write whose outcome it does not know. Writes without
+// one are applied at most once: the server never retries them, and when
+// their outcome is unknown it says so (OUTCOME_UNKNOWN).
+type RequestID struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// client_id names the client: 1..64 bytes, random and unique per client
+	// instance (the Go client uses 16 random bytes).
+	ClientId []byte `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// seq numbers the client's writes from 1, one per write; every retry of
+	// a write repeats its seq.
+	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// min_unacked_seq is the lowest seq the client may still send again (it
+	// has given up on or received answers for every seq below it), so the
+	// server may drop their results. A request whose seq is below the lowest
+	// the server still remembers is refused (FAILED_PRECONDITION, reason
+	// REQUEST_TOO_OLD) and never applied. 0 means not given; it must not
+	// exceed seq.
+	MinUnackedSeq uint64 `protobuf:"varint,3,opt,name=min_unacked_seq,json=minUnackedSeq,proto3" json:"min_unacked_seq,omitempty"`
+	// session_index is the index of any earlier write response this client
+	// received with this client_id (0 before the first). The server keeps at
+	// most a bounded number of client sessions; a request for a session it
+	// evicted, recognised by session_index > 0, is refused
+	// (FAILED_PRECONDITION, reason SESSION_EXPIRED) and never applied.
+	SessionIndex  uint64 `protobuf:"varint,4,opt,name=session_index,json=sessionIndex,proto3" json:"session_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestID) Reset() {
+	*x = RequestID{}
+	mi := &file_kvpb_kv_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestID) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestID) ProtoMessage() {}
+
+func (x *RequestID) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestID.ProtoReflect.Descriptor instead.
+func (*RequestID) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RequestID) GetClientId() []byte {
+	if x != nil {
+		return x.ClientId
+	}
+	return nil
+}
+
+func (x *RequestID) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *RequestID) GetMinUnackedSeq() uint64 {
+	if x != nil {
+		return x.MinUnackedSeq
+	}
+	return 0
+}
+
+func (x *RequestID) GetSessionIndex() uint64 {
+	if x != nil {
+		return x.SessionIndex
+	}
+	return 0
+}
+
 // PutRequest sets one key.
 type PutRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key must be 1..4096 bytes.
 	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// value may be empty and at most 1 MiB.
-	Value         []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Value []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// request_id, when set, makes the write exactly-once (see RequestID).
+	RequestId *RequestID `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// expected_mod_index, when set, makes the put conditional (Consul's
+	// ?cas=): it is applied only if the key's mod_index equals it, or, when
+	// it is 0, only if the key does not exist.
+	ExpectedModIndex *uint64 `protobuf:"varint,4,opt,name=expected_mod_index,json=expectedModIndex,proto3,oneof" json:"expected_mod_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[2]
+	mi := &file_kvpb_kv_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +400,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[2]
+	mi := &file_kvpb_kv_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +413,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{2}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PutRequest) GetKey() []byte {
@@ -335,20 +430,46 @@ func (x *PutRequest) GetValue() []byte {
 	return nil
 }
 
+func (x *PutRequest) GetRequestId() *RequestID {
+	if x != nil {
+		return x.RequestId
+	}
+	return nil
+}
+
+func (x *PutRequest) GetExpectedModIndex() uint64 {
+	if x != nil && x.ExpectedModIndex != nil {
+		return *x.ExpectedModIndex
+	}
+	return 0
+}
+
 // PutResponse acknowledges a committed and applied Put.
 type PutResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// header describes the serving node.
 	Header *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
-	// index is the raft log index at which the write was committed.
-	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// index is the raft log index at which the write was committed; after a
+	// successful put it is the key's new mod_index. For a repeated request it
+	// is the index of the original write.
+	Index uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// succeeded is false when expected_mod_index did not match and nothing
+	// was written; true otherwise.
+	Succeeded bool `protobuf:"varint,3,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// current is the key's state when succeeded is false; absent when the
+	// key does not exist.
+	Current *KeyValue `protobuf:"bytes,4,opt,name=current,proto3" json:"current,omitempty"`
+	// current_value_omitted is true when current carries the key's indexes
+	// but not its value: the answer to a repeated request whose key has been
+	// written since (the server does not keep values in its results table).
+	CurrentValueOmitted bool `protobuf:"varint,5,opt,name=current_value_omitted,json=currentValueOmitted,proto3" json:"current_value_omitted,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[3]
+	mi := &file_kvpb_kv_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +481,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[3]
+	mi := &file_kvpb_kv_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +494,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{3}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PutResponse) GetHeader() *ResponseHeader {
@@ -390,6 +511,27 @@ func (x *PutResponse) GetIndex() uint64 {
 	return 0
 }
 
+func (x *PutResponse) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
+func (x *PutResponse) GetCurrent() *KeyValue {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *PutResponse) GetCurrentValueOmitted() bool {
+	if x != nil {
+		return x.CurrentValueOmitted
+	}
+	return false
+}
+
 // GetRequest reads one key.
 type GetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -403,7 +545,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[4]
+	mi := &file_kvpb_kv_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +557,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[4]
+	mi := &file_kvpb_kv_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +570,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{4}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -463,7 +605,7 @@ type ReadOptions struct {
 
 func (x *ReadOptions) Reset() {
 	*x = ReadOptions{}
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +617,7 @@ func (x *ReadOptions) String() string {
 func (*ReadOptions) ProtoMessage() {}
 
 func (x *ReadOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +630,7 @@ func (x *ReadOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadOptions.ProtoReflect.Descriptor instead.
 func (*ReadOptions) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ReadOptions) GetConsistency() Consistency {
@@ -525,7 +667,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +679,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +692,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetResponse) GetHeader() *ResponseHeader {
@@ -571,14 +713,20 @@ func (x *GetResponse) GetKv() *KeyValue {
 type DeleteRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key must be 1..4096 bytes.
-	Key           []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// request_id, when set, makes the delete exactly-once (see RequestID).
+	RequestId *RequestID `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// expected_mod_index, when set, makes the delete conditional: it is
+	// applied only if the key's mod_index equals it (0: only if the key does
+	// not exist, so nothing is deleted).
+	ExpectedModIndex *uint64 `protobuf:"varint,3,opt,name=expected_mod_index,json=expectedModIndex,proto3,oneof" json:"expected_mod_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -590,7 +738,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -603,7 +751,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -613,22 +761,45 @@ func (x *DeleteRequest) GetKey() []byte {
 	return nil
 }
 
+func (x *DeleteRequest) GetRequestId() *RequestID {
+	if x != nil {
+		return x.RequestId
+	}
+	return nil
+}
+
+func (x *DeleteRequest) GetExpectedModIndex() uint64 {
+	if x != nil && x.ExpectedModIndex != nil {
+		return *x.ExpectedModIndex
+	}
+	return 0
+}
+
 // DeleteResponse acknowledges a committed and applied Delete.
 type DeleteResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// header describes the serving node.
 	Header *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
-	// index is the raft log index at which the delete was committed.
+	// index is the raft log index at which the delete was committed (for a
+	// repeated request, that of the original).
 	Index uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
-	// deleted is true when the key existed.
-	Deleted       bool `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// deleted is true when the key existed and was removed.
+	Deleted bool `protobuf:"varint,3,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// succeeded is false when expected_mod_index did not match and nothing
+	// was deleted; true otherwise.
+	Succeeded bool `protobuf:"varint,4,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// current is the key's state when succeeded is false; absent when the
+	// key does not exist.
+	Current *KeyValue `protobuf:"bytes,5,opt,name=current,proto3" json:"current,omitempty"`
+	// current_value_omitted: as in PutResponse.
+	CurrentValueOmitted bool `protobuf:"varint,6,opt,name=current_value_omitted,json=currentValueOmitted,proto3" json:"current_value_omitted,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +811,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +824,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteResponse) GetHeader() *ResponseHeader {
@@ -677,6 +848,188 @@ func (x *DeleteResponse) GetDeleted() bool {
 	return false
 }
 
+func (x *DeleteResponse) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
+func (x *DeleteResponse) GetCurrent() *KeyValue {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *DeleteResponse) GetCurrentValueOmitted() bool {
+	if x != nil {
+		return x.CurrentValueOmitted
+	}
+	return false
+}
+
+// CompareAndSwapRequest sets a key if its value is the expected one.
+type CompareAndSwapRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key must be 1..4096 bytes.
+	Key []byte `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// expected_value is the value the key must hold for the swap. Absent
+	// means the key must not exist; present and empty means it must exist
+	// with an empty value.
+	ExpectedValue []byte `protobuf:"bytes,2,opt,name=expected_value,json=expectedValue,proto3,oneof" json:"expected_value,omitempty"`
+	// new_value may be empty and at most 1 MiB.
+	NewValue []byte `protobuf:"bytes,3,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	// request_id, when set, makes the swap exactly-once (see RequestID).
+	RequestId     *RequestID `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompareAndSwapRequest) Reset() {
+	*x = CompareAndSwapRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareAndSwapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareAndSwapRequest) ProtoMessage() {}
+
+func (x *CompareAndSwapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareAndSwapRequest.ProtoReflect.Descriptor instead.
+func (*CompareAndSwapRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CompareAndSwapRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CompareAndSwapRequest) GetExpectedValue() []byte {
+	if x != nil {
+		return x.ExpectedValue
+	}
+	return nil
+}
+
+func (x *CompareAndSwapRequest) GetNewValue() []byte {
+	if x != nil {
+		return x.NewValue
+	}
+	return nil
+}
+
+func (x *CompareAndSwapRequest) GetRequestId() *RequestID {
+	if x != nil {
+		return x.RequestId
+	}
+	return nil
+}
+
+// CompareAndSwapResponse says whether the swap happened. A mismatch is not
+// an error (etcd's Txn style).
+type CompareAndSwapResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// header describes the serving node.
+	Header *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	// index is the raft log index at which the request was committed (for a
+	// repeated request, that of the original); after a swap it is the key's
+	// new mod_index.
+	Index uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// succeeded is true when the value matched and new_value was written.
+	Succeeded bool `protobuf:"varint,3,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// current is the key's state when succeeded is false; absent when the
+	// key does not exist.
+	Current *KeyValue `protobuf:"bytes,4,opt,name=current,proto3" json:"current,omitempty"`
+	// current_value_omitted: as in PutResponse.
+	CurrentValueOmitted bool `protobuf:"varint,5,opt,name=current_value_omitted,json=currentValueOmitted,proto3" json:"current_value_omitted,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CompareAndSwapResponse) Reset() {
+	*x = CompareAndSwapResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompareAndSwapResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompareAndSwapResponse) ProtoMessage() {}
+
+func (x *CompareAndSwapResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompareAndSwapResponse.ProtoReflect.Descriptor instead.
+func (*CompareAndSwapResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CompareAndSwapResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *CompareAndSwapResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *CompareAndSwapResponse) GetSucceeded() bool {
+	if x != nil {
+		return x.Succeeded
+	}
+	return false
+}
+
+func (x *CompareAndSwapResponse) GetCurrent() *KeyValue {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *CompareAndSwapResponse) GetCurrentValueOmitted() bool {
+	if x != nil {
+		return x.CurrentValueOmitted
+	}
+	return false
+}
+
 // ListRequest reads keys with a common prefix.
 type ListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -692,7 +1045,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1057,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1070,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListRequest) GetPrefix() []byte {
@@ -756,7 +1109,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +1121,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +1134,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListResponse) GetHeader() *ResponseHeader {
@@ -824,7 +1177,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1189,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1202,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Member) GetId() string {
@@ -896,7 +1249,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -908,7 +1261,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -921,7 +1274,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
 }
 
 // MembersResponse lists members.
@@ -937,7 +1290,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1302,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1315,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MembersResponse) GetHeader() *ResponseHeader {
@@ -988,7 +1341,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1353,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1366,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
 }
 
 // StatusResponse is one node's raft state.
@@ -1048,7 +1401,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1413,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1426,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StatusResponse) GetHeader() *ResponseHeader {
@@ -1168,7 +1521,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1180,7 +1533,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1193,7 +1546,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JoinRequest) GetId() string {
@@ -1228,7 +1581,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1593,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1606,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinResponse) GetHeader() *ResponseHeader {
@@ -1283,14 +1636,26 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
 	"\fcreate_index\x18\x03 \x01(\x04R\vcreateIndex\x12\x1b\n" +
-	"\tmod_index\x18\x04 \x01(\x04R\bmodIndex\"4\n" +
+	"\tmod_index\x18\x04 \x01(\x04R\bmodIndex\"\x87\x01\n" +
+	"\tRequestID\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\fR\bclientId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12&\n" +
+	"\x0fmin_unacked_seq\x18\x03 \x01(\x04R\rminUnackedSeq\x12#\n" +
+	"\rsession_index\x18\x04 \x01(\x04R\fsessionIndex\"\xaf\x01\n" +
 	"\n" +
 	"PutRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"R\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12/\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\v2\x10.kv.v1.RequestIDR\trequestId\x121\n" +
+	"\x12expected_mod_index\x18\x04 \x01(\x04H\x00R\x10expectedModIndex\x88\x01\x01B\x15\n" +
+	"\x13_expected_mod_index\"\xcf\x01\n" +
 	"\vPutResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"F\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1c\n" +
+	"\tsucceeded\x18\x03 \x01(\bR\tsucceeded\x12)\n" +
+	"\acurrent\x18\x04 \x01(\v2\x0f.kv.v1.KeyValueR\acurrent\x122\n" +
+	"\x15current_value_omitted\x18\x05 \x01(\bR\x13currentValueOmitted\"F\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
@@ -1301,13 +1666,33 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\tmin_index\x18\x03 \x01(\x04R\bminIndex\"]\n" +
 	"\vGetResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x1f\n" +
-	"\x02kv\x18\x02 \x01(\v2\x0f.kv.v1.KeyValueR\x02kv\"!\n" +
+	"\x02kv\x18\x02 \x01(\v2\x0f.kv.v1.KeyValueR\x02kv\"\x9c\x01\n" +
 	"\rDeleteRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"o\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12/\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\v2\x10.kv.v1.RequestIDR\trequestId\x121\n" +
+	"\x12expected_mod_index\x18\x03 \x01(\x04H\x00R\x10expectedModIndex\x88\x01\x01B\x15\n" +
+	"\x13_expected_mod_index\"\xec\x01\n" +
 	"\x0eDeleteResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x18\n" +
-	"\adeleted\x18\x03 \x01(\bR\adeleted\"c\n" +
+	"\adeleted\x18\x03 \x01(\bR\adeleted\x12\x1c\n" +
+	"\tsucceeded\x18\x04 \x01(\bR\tsucceeded\x12)\n" +
+	"\acurrent\x18\x05 \x01(\v2\x0f.kv.v1.KeyValueR\acurrent\x122\n" +
+	"\x15current_value_omitted\x18\x06 \x01(\bR\x13currentValueOmitted\"\xb6\x01\n" +
+	"\x15CompareAndSwapRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12*\n" +
+	"\x0eexpected_value\x18\x02 \x01(\fH\x00R\rexpectedValue\x88\x01\x01\x12\x1b\n" +
+	"\tnew_value\x18\x03 \x01(\fR\bnewValue\x12/\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\v2\x10.kv.v1.RequestIDR\trequestIdB\x11\n" +
+	"\x0f_expected_value\"\xda\x01\n" +
+	"\x16CompareAndSwapResponse\x12-\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1c\n" +
+	"\tsucceeded\x18\x03 \x01(\bR\tsucceeded\x12)\n" +
+	"\acurrent\x18\x04 \x01(\v2\x0f.kv.v1.KeyValueR\acurrent\x122\n" +
+	"\x15current_value_omitted\x18\x05 \x01(\bR\x13currentValueOmitted\"c\n" +
 	"\vListRequest\x12\x16\n" +
 	"\x06prefix\x18\x01 \x01(\fR\x06prefix\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12&\n" +
@@ -1350,11 +1735,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fLINEARIZABLE\x10\x01\x12\t\n" +
 	"\x05STALE\x10\x02\x12\v\n" +
-	"\aBOUNDED\x10\x032\xc8\x01\n" +
+	"\aBOUNDED\x10\x032\x97\x02\n" +
 	"\x02KV\x12,\n" +
 	"\x03Put\x12\x11.kv.v1.PutRequest\x1a\x12.kv.v1.PutResponse\x12,\n" +
 	"\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x125\n" +
-	"\x06Delete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponse\x12/\n" +
+	"\x06Delete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponse\x12M\n" +
+	"\x0eCompareAndSwap\x12\x1c.kv.v1.CompareAndSwapRequest\x1a\x1d.kv.v1.CompareAndSwapResponse\x12/\n" +
 	"\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponse2\xab\x01\n" +
 	"\aCluster\x128\n" +
 	"\aMembers\x12\x15.kv.v1.MembersRequest\x1a\x16.kv.v1.MembersResponse\x125\n" +
@@ -1374,62 +1760,74 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_kvpb_kv_proto_goTypes = []any{
-	(Consistency)(0),        // 0: kv.v1.Consistency
-	(*ResponseHeader)(nil),  // 1: kv.v1.ResponseHeader
-	(*KeyValue)(nil),        // 2: kv.v1.KeyValue
-	(*PutRequest)(nil),      // 3: kv.v1.PutRequest
-	(*PutResponse)(nil),     // 4: kv.v1.PutResponse
-	(*GetRequest)(nil),      // 5: kv.v1.GetRequest
-	(*ReadOptions)(nil),     // 6: kv.v1.ReadOptions
-	(*GetResponse)(nil),     // 7: kv.v1.GetResponse
-	(*DeleteRequest)(nil),   // 8: kv.v1.DeleteRequest
-	(*DeleteResponse)(nil),  // 9: kv.v1.DeleteResponse
-	(*ListRequest)(nil),     // 10: kv.v1.ListRequest
-	(*ListResponse)(nil),    // 11: kv.v1.ListResponse
-	(*Member)(nil),          // 12: kv.v1.Member
-	(*MembersRequest)(nil),  // 13: kv.v1.MembersRequest
-	(*MembersResponse)(nil), // 14: kv.v1.MembersResponse
-	(*StatusRequest)(nil),   // 15: kv.v1.StatusRequest
-	(*StatusResponse)(nil),  // 16: kv.v1.StatusResponse
-	(*JoinRequest)(nil),     // 17: kv.v1.JoinRequest
-	(*JoinResponse)(nil),    // 18: kv.v1.JoinResponse
+	(Consistency)(0),               // 0: kv.v1.Consistency
+	(*ResponseHeader)(nil),         // 1: kv.v1.ResponseHeader
+	(*KeyValue)(nil),               // 2: kv.v1.KeyValue
+	(*RequestID)(nil),              // 3: kv.v1.RequestID
+	(*PutRequest)(nil),             // 4: kv.v1.PutRequest
+	(*PutResponse)(nil),            // 5: kv.v1.PutResponse
+	(*GetRequest)(nil),             // 6: kv.v1.GetRequest
+	(*ReadOptions)(nil),            // 7: kv.v1.ReadOptions
+	(*GetResponse)(nil),            // 8: kv.v1.GetResponse
+	(*DeleteRequest)(nil),          // 9: kv.v1.DeleteRequest
+	(*DeleteResponse)(nil),         // 10: kv.v1.DeleteResponse
+	(*CompareAndSwapRequest)(nil),  // 11: kv.v1.CompareAndSwapRequest
+	(*CompareAndSwapResponse)(nil), // 12: kv.v1.CompareAndSwapResponse
+	(*ListRequest)(nil),            // 13: kv.v1.ListRequest
+	(*ListResponse)(nil),           // 14: kv.v1.ListResponse
+	(*Member)(nil),                 // 15: kv.v1.Member
+	(*MembersRequest)(nil),         // 16: kv.v1.MembersRequest
+	(*MembersResponse)(nil),        // 17: kv.v1.MembersResponse
+	(*StatusRequest)(nil),          // 18: kv.v1.StatusRequest
+	(*StatusResponse)(nil),         // 19: kv.v1.StatusResponse
+	(*JoinRequest)(nil),            // 20: kv.v1.JoinRequest
+	(*JoinResponse)(nil),           // 21: kv.v1.JoinResponse
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: kv.v1.ResponseHeader.consistency:type_name -> kv.v1.Consistency
-	1,  // 1: kv.v1.PutResponse.header:type_name -> kv.v1.ResponseHeader
-	6,  // 2: kv.v1.GetRequest.read:type_name -> kv.v1.ReadOptions
-	0,  // 3: kv.v1.ReadOptions.consistency:type_name -> kv.v1.Consistency
-	1,  // 4: kv.v1.GetResponse.header:type_name -> kv.v1.ResponseHeader
-	2,  // 5: kv.v1.GetResponse.kv:type_name -> kv.v1.KeyValue
-	1,  // 6: kv.v1.DeleteResponse.header:type_name -> kv.v1.ResponseHeader
-	6,  // 7: kv.v1.ListRequest.read:type_name -> kv.v1.ReadOptions
-	1,  // 8: kv.v1.ListResponse.header:type_name -> kv.v1.ResponseHeader
-	2,  // 9: kv.v1.ListResponse.kvs:type_name -> kv.v1.KeyValue
-	1,  // 10: kv.v1.MembersResponse.header:type_name -> kv.v1.ResponseHeader
-	12, // 11: kv.v1.MembersResponse.members:type_name -> kv.v1.Member
-	1,  // 12: kv.v1.StatusResponse.header:type_name -> kv.v1.ResponseHeader
-	1,  // 13: kv.v1.JoinResponse.header:type_name -> kv.v1.ResponseHeader
-	3,  // 14: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
-	5,  // 15: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
-	8,  // 16: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
-	10, // 17: kv.v1.KV.List:input_type -> kv.v1.ListRequest
-	13, // 18: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
-	15, // 19: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
-	17, // 20: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
-	4,  // 21: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
-	7,  // 22: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
-	9,  // 23: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
-	11, // 24: kv.v1.KV.List:output_type -> kv.v1.ListResponse
-	14, // 25: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
-	16, // 26: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
-	18, // 27: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	3,  // 1: kv.v1.PutRequest.request_id:type_name -> kv.v1.RequestID
+	1,  // 2: kv.v1.PutResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 3: kv.v1.PutResponse.current:type_name -> kv.v1.KeyValue
+	7,  // 4: kv.v1.GetRequest.read:type_name -> kv.v1.ReadOptions
+	0,  // 5: kv.v1.ReadOptions.consistency:type_name -> kv.v1.Consistency
+	1,  // 6: kv.v1.GetResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 7: kv.v1.GetResponse.kv:type_name -> kv.v1.KeyValue
+	3,  // 8: kv.v1.DeleteRequest.request_id:type_name -> kv.v1.RequestID
+	1,  // 9: kv.v1.DeleteResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 10: kv.v1.DeleteResponse.current:type_name -> kv.v1.KeyValue
+	3,  // 11: kv.v1.CompareAndSwapRequest.request_id:type_name -> kv.v1.RequestID
+	1,  // 12: kv.v1.CompareAndSwapResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 13: kv.v1.CompareAndSwapResponse.current:type_name -> kv.v1.KeyValue
+	7,  // 14: kv.v1.ListRequest.read:type_name -> kv.v1.ReadOptions
+	1,  // 15: kv.v1.ListResponse.header:type_name -> kv.v1.ResponseHeader
+	2,  // 16: kv.v1.ListResponse.kvs:type_name -> kv.v1.KeyValue
+	1,  // 17: kv.v1.MembersResponse.header:type_name -> kv.v1.ResponseHeader
+	15, // 18: kv.v1.MembersResponse.members:type_name -> kv.v1.Member
+	1,  // 19: kv.v1.StatusResponse.header:type_name -> kv.v1.ResponseHeader
+	1,  // 20: kv.v1.JoinResponse.header:type_name -> kv.v1.ResponseHeader
+	4,  // 21: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
+	6,  // 22: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
+	9,  // 23: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
+	11, // 24: kv.v1.KV.CompareAndSwap:input_type -> kv.v1.CompareAndSwapRequest
+	13, // 25: kv.v1.KV.List:input_type -> kv.v1.ListRequest
+	16, // 26: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
+	18, // 27: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
+	20, // 28: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
+	5,  // 29: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
+	8,  // 30: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
+	10, // 31: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
+	12, // 32: kv.v1.KV.CompareAndSwap:output_type -> kv.v1.CompareAndSwapResponse
+	14, // 33: kv.v1.KV.List:output_type -> kv.v1.ListResponse
+	17, // 34: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
+	19, // 35: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
+	21, // 36: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -1437,13 +1835,16 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
+	file_kvpb_kv_proto_msgTypes[3].OneofWrappers = []any{}
+	file_kvpb_kv_proto_msgTypes[8].OneofWrappers = []any{}
+	file_kvpb_kv_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -22,10 +22,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KV_Put_FullMethodName    = "/kv.v1.KV/Put"
-	KV_Get_FullMethodName    = "/kv.v1.KV/Get"
-	KV_Delete_FullMethodName = "/kv.v1.KV/Delete"
-	KV_List_FullMethodName   = "/kv.v1.KV/List"
+	KV_Put_FullMethodName            = "/kv.v1.KV/Put"
+	KV_Get_FullMethodName            = "/kv.v1.KV/Get"
+	KV_Delete_FullMethodName         = "/kv.v1.KV/Delete"
+	KV_CompareAndSwap_FullMethodName = "/kv.v1.KV/CompareAndSwap"
+	KV_List_FullMethodName           = "/kv.v1.KV/List"
 )
 
 // KVClient is the client API for KV service.
@@ -35,12 +36,19 @@ const (
 // KV reads and writes keys. Writes and linearizable reads are served by the
 // leader; a follower that receives one forwards it to the leader.
 type KVClient interface {
-	// Put sets key to value, creating the key if it does not exist.
+	// Put sets key to value, creating the key if it does not exist. With
+	// expected_mod_index it is conditional; a condition that does not hold is
+	// not an error (succeeded=false).
 	Put(ctx context.Context, in *PutRequest, opts ...grpc.CallOption) (*PutResponse, error)
 	// Get returns one key. A missing key is the NOT_FOUND status.
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*GetResponse, error)
 	// Delete removes one key. Deleting a missing key succeeds with deleted=false.
+	// With expected_mod_index it is conditional, like Put.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
+	// CompareAndSwap sets a key only if its value is the expected one (or,
+	// with no expected value, only if the key does not exist). A mismatch is
+	// not an error: succeeded=false with the key's current state.
+	CompareAndSwap(ctx context.Context, in *CompareAndSwapRequest, opts ...grpc.CallOption) (*CompareAndSwapResponse, error)
 	// List returns keys with a prefix in byte order.
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 }
@@ -83,6 +91,16 @@ func (c *kVClient) Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *kVClient) CompareAndSwap(ctx context.Context, in *CompareAndSwapRequest, opts ...grpc.CallOption) (*CompareAndSwapResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompareAndSwapResponse)
+	err := c.cc.Invoke(ctx, KV_CompareAndSwap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *kVClient) List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListResponse)
@@ -100,12 +118,19 @@ func (c *kVClient) List(ctx context.Context, in *ListRequest, opts ...grpc.CallO
 // KV reads and writes keys. Writes and linearizable reads are served by the
 // leader; a follower that receives one forwards it to the leader.
 type KVServer interface {
-	// Put sets key to value, creating the key if it does not exist.
+	// Put sets key to value, creating the key if it does not exist. With
+	// expected_mod_index it is conditional; a condition that does not hold is
+	// not an error (succeeded=false).
 	Put(context.Context, *PutRequest) (*PutResponse, error)
 	// Get returns one key. A missing key is the NOT_FOUND status.
 	Get(context.Context, *GetRequest) (*GetResponse, error)
 	// Delete removes one key. Deleting a missing key succeeds with deleted=false.
+	// With expected_mod_index it is conditional, like Put.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
+	// CompareAndSwap sets a key only if its value is the expected one (or,
+	// with no expected value, only if the key does not exist). A mismatch is
+	// not an error: succeeded=false with the key's current state.
+	CompareAndSwap(context.Context, *CompareAndSwapRequest) (*CompareAndSwapResponse, error)
 	// List returns keys with a prefix in byte order.
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	mustEmbedUnimplementedKVServer()
@@ -126,6 +151,9 @@ func (UnimplementedKVServer) Get(context.Context, *GetRequest) (*GetResponse, er
 }
 func (UnimplementedKVServer) Delete(context.Context, *DeleteRequest) (*DeleteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedKVServer) CompareAndSwap(context.Context, *CompareAndSwapRequest) (*CompareAndSwapResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompareAndSwap not implemented")
 }
 func (UnimplementedKVServer) List(context.Context, *ListRequest) (*ListResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method List not implemented")
@@ -205,6 +233,24 @@ func _KV_Delete_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KV_CompareAndSwap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompareAndSwapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KVServer).CompareAndSwap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KV_CompareAndSwap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KVServer).CompareAndSwap(ctx, req.(*CompareAndSwapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KV_List_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListRequest)
 	if err := dec(in); err != nil {
@@ -241,6 +287,10 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Delete",
 			Handler:    _KV_Delete_Handler,
+		},
+		{
+			MethodName: "CompareAndSwap",
+			Handler:    _KV_CompareAndSwap_Handler,
 		},
 		{
 			MethodName: "List",

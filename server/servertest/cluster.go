@@ -129,6 +129,21 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
+// Crash stops node i the way a crash looks from outside: raft stops first,
+// so writes the node is committing lose their leader mid-commit and their
+// callers cannot learn whether they were applied (OUTCOME_UNKNOWN), though
+// a majority may have stored them. Then the rest of the node shuts down as
+// in Stop. What a real crash also loses, data not yet fsynced, raft and
+// bbolt never acknowledged.
+func (c *Cluster) Crash(i int) {
+	if s := c.Node(i); s != nil {
+		if err := s.Node().Close(); err != nil {
+			c.t.Logf("crash %s: close raft: %v", c.cfgs[i].NodeID, err)
+		}
+	}
+	c.Stop(i)
+}
+
 // Node returns node i, or nil while it is stopped.
 func (c *Cluster) Node(i int) *server.Server {
 	c.mu.Lock()
