@@ -10,9 +10,10 @@ E2E_FLAGS ?=
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
-build: ## build kvd and kvctl into bin/
+build: ## build kvd, kvctl and kvgateway into bin/
 	$(GO) build -o $(BIN)/kvd ./cmd/kvd
 	$(GO) build -o $(BIN)/kvctl ./cmd/kvctl
+	$(GO) build -o $(BIN)/kvgateway ./cmd/kvgateway
 
 test: lint test-unit test-e2e ## everything CI runs: lint, unit + in-process cluster tests (-race), multi-process e2e
 

@@ -22,6 +22,7 @@ func TestImportBoundaries(t *testing.T) {
 		{"raftnode", false, []string{"google.golang.org/grpc", mod + "store", mod + "rpc", mod + "proto", mod + "client"}},
 		{"rpc", true, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "client"}},
 		{"client", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "proto/fsmpb"}},
+		{"gateway", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
 		{"cmd/kvctl", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
 	}
 	for _, r := range rules {
