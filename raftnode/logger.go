@@ -25,6 +25,10 @@ type hclogAdapter struct {
 	name    string
 	implied []any
 	level   *atomic.Int32 // hclog.Level; shared with loggers derived by With/Named
+	// position, once set, reports the node's current term and commit index;
+	// every raft log line then carries both (keys term and commit_index)
+	// unless raft already logged a term. Shared with derived loggers.
+	position *atomic.Pointer[func() (term, commit uint64)]
 }
 
 var _ hclog.Logger = (*hclogAdapter)(nil)
@@ -35,8 +39,12 @@ const levelTrace = slog.LevelDebug - 4
 func newHCLogger(l *slog.Logger) *hclogAdapter {
 	lvl := new(atomic.Int32)
 	lvl.Store(int32(hclog.Trace))
-	return &hclogAdapter{l: l, level: lvl}
+	return &hclogAdapter{l: l, level: lvl, position: new(atomic.Pointer[func() (uint64, uint64)])}
 }
+
+// setPosition installs the term/commit index source once raft exists. It
+// must only read raft's atomics: raft may log while holding its locks.
+func (a *hclogAdapter) setPosition(fn func() (term, commit uint64)) { a.position.Store(&fn) }
 
 func slogLevel(level hclog.Level) slog.Level {
 	switch level {
@@ -77,7 +85,21 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	}
 	attrs = appendAttrs(attrs, a.implied)
 	attrs = appendAttrs(attrs, args)
+	if pos := a.position.Load(); pos != nil && !hasKey(args, "term") {
+		term, commit := (*pos)()
+		attrs = append(attrs, slog.Uint64("term", term), slog.Uint64("commit_index", commit))
+	}
 	a.l.Log(context.Background(), slogLevel(level), msg, attrs...)
+}
+
+// hasKey reports whether hclog key/value args contain key.
+func hasKey(args []any, key string) bool {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // appendAttrs converts hclog's alternating key/value arguments to slog

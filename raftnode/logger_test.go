@@ -1,8 +1,10 @@
 package raftnode
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -143,5 +145,27 @@ func TestHCLogAdapter_StandardLogger(t *testing.T) {
 	l.StandardLogger(nil).Print("[DEBUG] kept as is")
 	if level, msg, _ := rec.last(t); level != slog.LevelInfo || msg != "[DEBUG] kept as is" {
 		t.Errorf("default: %v %q", level, msg)
+	}
+}
+
+func TestHCLogAdapter_AddsTermAndCommitIndex(t *testing.T) {
+	var buf bytes.Buffer
+	a := newHCLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a.Info("before raft exists")
+	a.setPosition(func() (uint64, uint64) { return 7, 42 })
+	a.Named("raft").Info("entering follower state")
+	a.Info("vote granted", "term", 9)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines: %s", len(lines), buf.String())
+	}
+	if strings.Contains(lines[0], `"term"`) {
+		t.Errorf("term logged before raft exists: %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"term":7`) || !strings.Contains(lines[1], `"commit_index":42`) {
+		t.Errorf("raft line lacks term and commit index: %s", lines[1])
+	}
+	if strings.Count(lines[2], `"term"`) != 1 || !strings.Contains(lines[2], `"term":9`) {
+		t.Errorf("raft's own term must win, once: %s", lines[2])
 	}
 }

@@ -150,6 +150,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	hcl.setPosition(func() (uint64, uint64) { return r.CurrentTerm(), r.CommitIndex() })
 	started = true
 	n.startLeadership()
 	close(n.started)
