@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/raftkv/raftkv/server/servertest"
 )
 
 // TestE2E_Kvctl drives the kvctl binary against real kvd processes: the
@@ -80,6 +83,12 @@ func TestE2E_Kvctl(t *testing.T) {
 	for _, id := range []string{"n1", "n2", "n3"} {
 		expect(0, id, "member", "list", "-w", "table")
 	}
+	// Health is about the cluster's state, so wait until every follower has
+	// applied what it knows to be committed (a few ms after the writes).
+	servertest.WaitFor(t, 5*time.Second, "a healthy cluster", func() bool {
+		_, _, code := c.kvctl("cluster", "health")
+		return code == 0
+	})
 	status := expect(0, "leader", "cluster", "status", "-w", "table")
 	if strings.Count(status, "follower") != 2 {
 		t.Fatalf("cluster status should show two followers:\n%s", status)

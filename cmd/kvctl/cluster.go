@@ -41,8 +41,10 @@ highest commit index seen across the members minus the member's applied
 index. DEGRADED is true for a member that has lost contact with a quorum:
 it refuses writes and linearizable reads and serves stale reads only.
 
-A member that does not answer is shown with its error. The command exits 0
-only if every member answered, and 4 otherwise (the table is still printed).`,
+A member that does not answer is shown with its error. A last line gives
+the failure tolerance: healthy voters minus the quorum. The command exits 0
+only if every member answered and is healthy (knows a leader, not degraded,
+caught up), and 4 otherwise (the table is still printed).`,
 		Example: "  kvctl cluster status -w table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,14 +57,26 @@ only if every member answered, and 4 otherwise (the table is still printed).`,
 				if err := a.out.status(a.stdout, rows); err != nil {
 					return err
 				}
+				health := make([]healthRow, len(rows))
 				failed := 0
-				for _, r := range rows {
+				for i, r := range rows {
+					health[i] = healthRow{statusRow: r}
 					if r.Err != nil {
 						failed++
 					}
 				}
-				if failed > 0 {
+				t := clusterTolerance(health)
+				if a.writeOut != "json" {
+					if _, err := fmt.Fprintf(a.stdout, "voters: %d healthy of %d, quorum %d, failure tolerance %d\n",
+						t.Healthy, t.Voters, t.Quorum, t.FailureTolerance); err != nil {
+						return err
+					}
+				}
+				switch {
+				case failed > 0:
 					return fmt.Errorf("%w: %d of %d members did not answer", client.ErrUnavailable, failed, len(rows))
+				case countHealthy(health) != len(rows):
+					return fmt.Errorf("%w: %d of %d members healthy (see kvctl cluster health)", client.ErrUnavailable, countHealthy(health), len(rows))
 				}
 				return nil
 			})

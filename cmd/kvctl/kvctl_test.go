@@ -120,7 +120,9 @@ func TestRun_Commands(t *testing.T) {
 		{"cluster status", []string{"cluster", "status"}, exitUnavailable,
 			"n1, 127.0.0.1:7001, 127.0.0.1:9001, leader, true, 2, 12, 12, 12, 0, 0s, false, \n" +
 				"n2, 127.0.0.1:7002, 127.0.0.1:9002, follower, true, 2, 12, 11, 9, 3, 40ms, false, \n" +
-				"n3, 127.0.0.1:7003, 127.0.0.1:9003, -, true, -, -, -, -, -, -, -, cluster unavailable: 127.0.0.1:7003: connection refused\n",
+				"n3, 127.0.0.1:7003, 127.0.0.1:9003, -, true, -, -, -, -, -, -, -, cluster unavailable: 127.0.0.1:7003: connection refused\n" +
+				// The fake headers know no leader, so no voter counts as healthy.
+				"voters: 0 healthy of 3, quorum 2, failure tolerance -2\n",
 			"1 of 3 members did not answer"},
 	}
 	for _, tt := range tests {
