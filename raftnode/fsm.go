@@ -64,6 +64,24 @@ type Snapshot interface {
 	Release()
 }
 
+// BatchStateMachine is a StateMachine that can apply several committed
+// entries in one step, e.g. in one storage transaction with one fsync.
+// raftnode uses ApplyBatch when the state machine has it. The contract is
+// Apply's, for every entry in order; responses align with entries, and an
+// error is fatal for the whole batch, which must then have changed nothing.
+type BatchStateMachine interface {
+	StateMachine
+	ApplyBatch(entries []Entry) ([]any, error)
+}
+
+// Entry is one committed log entry handed to BatchStateMachine.ApplyBatch.
+type Entry struct {
+	// Index is the entry's raft index.
+	Index uint64
+	// Data is the command, as proposed with Node.Apply.
+	Data []byte
+}
+
 // fsm adapts a StateMachine to raft.FSM. It also implements
 // raft.ConfigurationStore, only so that it sees configuration entries and
 // can count them as processed: otherwise a linearizable read whose commit
@@ -85,6 +103,7 @@ type fsm struct {
 
 var (
 	_ raft.FSM                = (*fsm)(nil)
+	_ raft.BatchingFSM        = (*fsm)(nil)
 	_ raft.ConfigurationStore = (*fsm)(nil)
 )
 
@@ -126,6 +145,57 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.applied.advance(l.Index)
 	return resp
+}
+
+// ApplyBatch implements raft.BatchingFSM: raft hands over up to
+// MaxAppendEntries committed entries at once (commands and configuration
+// changes, in order). A BatchStateMachine applies the commands in one step
+// (one storage transaction and fsync); any other state machine gets them
+// one by one. A fatal error fails the whole batch: nothing of it was
+// applied, and nothing after it will be.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	bsm, ok := f.sm.(BatchStateMachine)
+	if !ok {
+		for i, l := range logs {
+			if l.Type == raft.LogCommand {
+				out[i] = f.Apply(l)
+			} else {
+				f.processed(l.Index)
+			}
+		}
+		return out
+	}
+	if f.failed.Load() {
+		for i, l := range logs {
+			out[i] = fatalResponse{index: l.Index, err: ErrShutdown}
+		}
+		return out
+	}
+	var entries []Entry
+	var at []int // position in logs of each entry
+	for i, l := range logs {
+		if l.Type == raft.LogCommand && l.Index > f.skipThrough {
+			entries = append(entries, Entry{Index: l.Index, Data: l.Data})
+			at = append(at, i)
+		}
+	}
+	if len(entries) > 0 {
+		resps, err := bsm.ApplyBatch(entries)
+		if err != nil {
+			f.failed.Store(true)
+			f.onFatal(entries[0].Index, err)
+			for i, l := range logs {
+				out[i] = fatalResponse{index: l.Index, err: err}
+			}
+			return out
+		}
+		for j, i := range at {
+			out[i] = resps[j]
+		}
+	}
+	f.applied.advance(logs[len(logs)-1].Index)
+	return out
 }
 
 // StoreConfiguration implements raft.ConfigurationStore. Configuration is

@@ -12,10 +12,26 @@ import (
 // free of bbolt.
 type stateMachine struct{ st *store.Store }
 
-var _ raftnode.StateMachine = stateMachine{}
+var _ raftnode.BatchStateMachine = stateMachine{}
 
 func (m stateMachine) Apply(index uint64, data []byte) (any, error) {
 	return m.st.Apply(index, data)
+}
+
+func (m stateMachine) ApplyBatch(entries []raftnode.Entry) ([]any, error) {
+	batch := make([]store.Entry, len(entries))
+	for i, e := range entries {
+		batch[i] = store.Entry{Index: e.Index, Data: e.Data}
+	}
+	results, err := m.st.ApplyBatch(batch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(results))
+	for i, r := range results {
+		out[i] = r
+	}
+	return out, nil
 }
 
 func (m stateMachine) AppliedIndex() uint64 { return m.st.AppliedIndex() }
