@@ -13,8 +13,11 @@ const (
 	// DefaultBackoffBase is the first pause before retrying when the cluster
 	// has no leader (or a similar transient condition).
 	DefaultBackoffBase = 50 * time.Millisecond
-	// DefaultBackoffMax caps the pause between retries.
-	DefaultBackoffMax = time.Second
+	// DefaultBackoffMax caps the pause between retries. A failover takes
+	// about a second; a longer pause would add most of itself to the time
+	// until the first write succeeds on the new leader, while a few polls
+	// per second per client cost the cluster nothing.
+	DefaultBackoffMax = 250 * time.Millisecond
 	// DefaultRequestTimeout is the overall budget of one call, retries
 	// included, when the caller's context has no deadline.
 	DefaultRequestTimeout = 30 * time.Second
@@ -44,7 +47,7 @@ type Config struct {
 	// every known member failed); pauses double up to BackoffMax and are
 	// jittered to half..full length. 0 means 50ms.
 	BackoffBase time.Duration
-	// BackoffMax caps the pause between retries. 0 means 1s.
+	// BackoffMax caps the pause between retries. 0 means 250ms.
 	BackoffMax time.Duration
 	// RequestTimeout is the overall budget of one call, retries included,
 	// applied only when the caller's context has no deadline. 0 means 30s.
