@@ -228,7 +228,7 @@ func TestSplitMethod(t *testing.T) {
 
 func TestRaftSink_BridgesRaftTelemetry(t *testing.T) {
 	s := NewRaftSink()
-	s.AddSample([]string{"raft", "fsm", "apply"}, 2.5) // milliseconds
+	s.AddSample([]string{"raft", "fsm", "applyBatch"}, 2.5) // milliseconds
 	s.AddSample([]string{"raft", "boltdb", "storeLogs"}, 12)
 	s.AddSampleWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, 1, []gometricsLabel{{Name: "peer_id", Value: "n2"}})
 	s.AddSample([]string{"raft", "unknown"}, 1) // dropped

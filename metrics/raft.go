@@ -16,7 +16,7 @@ var RaftLatencyBuckets = prometheus.ExponentialBuckets(0.00005, 2, 16)
 // raftTimers maps hashicorp/raft and raft-boltdb timer keys (go-metrics
 // samples in milliseconds) to the histogram that receives them.
 var raftTimers = map[string]struct{ name, help string }{
-	"raft.fsm.apply":         {"raftkv_raft_fsm_apply_seconds", "Time to apply one committed entry to the state machine (hashicorp/raft raft.fsm.apply)."},
+	"raft.fsm.applyBatch":    {"raftkv_raft_fsm_apply_seconds", "Time to apply one batch of committed entries to the state machine, in one bbolt transaction (hashicorp/raft raft.fsm.applyBatch; raftkv uses the batching FSM)."},
 	"raft.commitTime":        {"raftkv_raft_commit_seconds", "Leader only: time from dispatching an entry to its commit by a quorum (raft.commitTime)."},
 	"raft.boltdb.storeLogs":  {"raftkv_raft_log_store_seconds", "Time to write and fsync a batch of entries to the raft log (raft-boltdb raft.boltdb.storeLogs)."},
 	"raft.snapshot.create":   {"raftkv_raft_snapshot_create_seconds", "Time to capture a state machine snapshot (raft.snapshot.create); its count is the number of snapshots taken."},
