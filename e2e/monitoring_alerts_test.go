@@ -171,9 +171,13 @@ func TestMonitoring_AlertsFireInRealPrometheus(t *testing.T) {
 		return promQuery(t, prom, `raftkv_raft_fsm_apply_seconds_count > 0`) > 0 &&
 			promQuery(t, prom, `raftkv_raft_log_store_seconds_count > 0`) > 0
 	})
-	if state, _ := alertState(promAlerts(t, prom), "RaftkvQuorumLost"); state != "" {
-		t.Fatalf("RaftkvQuorumLost is %s on a healthy cluster", state)
-	}
+	// A node is degraded until it first hears from a leader, so a scrape
+	// taken during the first election can make the alert pending; on a
+	// healthy cluster it must settle to inactive.
+	servertest.WaitFor(t, 30*time.Second, "RaftkvQuorumLost inactive on a healthy cluster", func() bool {
+		state, _ := alertState(promAlerts(t, prom), "RaftkvQuorumLost")
+		return state == ""
+	})
 
 	survivor := c.leader(30 * time.Second)
 	var victims []string
