@@ -23,23 +23,13 @@ func (s *Server) Put(ctx context.Context, req *kvpb.PutRequest) (*kvpb.PutRespon
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.node.Apply(ctx, cmd)
-	if err != nil {
-		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.PutResponse, error) {
+	return applyWrite(ctx, s, cmd,
+		func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.PutResponse, error) {
 			return kvpb.NewKVClient(cc).Put(ctx, req, opts...)
+		},
+		func(w written) *kvpb.PutResponse {
+			return &kvpb.PutResponse{Header: w.header, Index: w.index, Succeeded: w.succeeded, Current: w.current, CurrentValueOmitted: w.omitted}
 		})
-	}
-	r, err := applyResult(res)
-	if err != nil {
-		return nil, err
-	}
-	return &kvpb.PutResponse{
-		Header:              s.header(),
-		Index:               r.WriteIndex(),
-		Succeeded:           !r.ConditionFailed,
-		Current:             currentKV(r),
-		CurrentValueOmitted: r.CurrentValueOmitted,
-	}, nil
 }
 
 // Delete implements kvpb.KVServer, with the same request id and condition
@@ -49,24 +39,13 @@ func (s *Server) Delete(ctx context.Context, req *kvpb.DeleteRequest) (*kvpb.Del
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.node.Apply(ctx, cmd)
-	if err != nil {
-		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.DeleteResponse, error) {
+	return applyWrite(ctx, s, cmd,
+		func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.DeleteResponse, error) {
 			return kvpb.NewKVClient(cc).Delete(ctx, req, opts...)
+		},
+		func(w written) *kvpb.DeleteResponse {
+			return &kvpb.DeleteResponse{Header: w.header, Index: w.index, Deleted: w.deleted, Succeeded: w.succeeded, Current: w.current, CurrentValueOmitted: w.omitted}
 		})
-	}
-	r, err := applyResult(res)
-	if err != nil {
-		return nil, err
-	}
-	return &kvpb.DeleteResponse{
-		Header:              s.header(),
-		Index:               r.WriteIndex(),
-		Deleted:             r.Deleted,
-		Succeeded:           !r.ConditionFailed,
-		Current:             currentKV(r),
-		CurrentValueOmitted: r.CurrentValueOmitted,
-	}, nil
 }
 
 // CompareAndSwap implements kvpb.KVServer. The comparison is made by the
@@ -77,23 +56,46 @@ func (s *Server) CompareAndSwap(ctx context.Context, req *kvpb.CompareAndSwapReq
 	if err != nil {
 		return nil, err
 	}
+	return applyWrite(ctx, s, cmd,
+		func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.CompareAndSwapResponse, error) {
+			return kvpb.NewKVClient(cc).CompareAndSwap(ctx, req, opts...)
+		},
+		func(w written) *kvpb.CompareAndSwapResponse {
+			return &kvpb.CompareAndSwapResponse{Header: w.header, Index: w.index, Succeeded: w.succeeded, Current: w.current, CurrentValueOmitted: w.omitted}
+		})
+}
+
+// written is what every write response reports about an applied command.
+type written struct {
+	header    *kvpb.ResponseHeader
+	index     uint64
+	deleted   bool
+	succeeded bool
+	current   *kvpb.KeyValue
+	omitted   bool
+}
+
+// applyWrite is the one write path: propose cmd, forward to the leader when
+// this node does not lead, and turn the state machine's result into a
+// response with build.
+func applyWrite[T any](ctx context.Context, s *Server, cmd []byte, forward forwardCall[T], build func(written) T) (T, error) {
 	res, err := s.node.Apply(ctx, cmd)
 	if err != nil {
-		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.CompareAndSwapResponse, error) {
-			return kvpb.NewKVClient(cc).CompareAndSwap(ctx, req, opts...)
-		})
+		return forwardOr(ctx, s, err, true, forward)
 	}
 	r, err := applyResult(res)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return &kvpb.CompareAndSwapResponse{
-		Header:              s.header(),
-		Index:               r.WriteIndex(),
-		Succeeded:           !r.ConditionFailed,
-		Current:             currentKV(r),
-		CurrentValueOmitted: r.CurrentValueOmitted,
-	}, nil
+	return build(written{
+		header:    s.header(),
+		index:     r.WriteIndex(),
+		deleted:   r.Deleted,
+		succeeded: !r.ConditionFailed,
+		current:   currentKV(r),
+		omitted:   r.CurrentValueOmitted,
+	}), nil
 }
 
 // writeOptions turns a request's id and mod-index condition (nil: none)
