@@ -19,18 +19,36 @@ import (
 // outcome. A typical loop reads the key with Get, computes the new value
 // and calls CompareAndSwap with the value it read, until swapped.
 func (c *Client) CompareAndSwap(ctx context.Context, key string, oldValue, newValue []byte) (swapped bool, err error) {
+	resp, err := c.CompareAndSwapResult(ctx, key, oldValue, newValue)
+	if err != nil {
+		return false, err
+	}
+	return resp.Succeeded, nil
+}
+
+// CompareAndSwapResult is CompareAndSwap returning the whole answer: after
+// a swap, Index is the raft index it committed at (the key's new ModIndex,
+// usable with PutIf); without one, Succeeded is false and Current holds the
+// key's state that failed the comparison (nil when the key does not exist).
+func (c *Client) CompareAndSwapResult(ctx context.Context, key string, oldValue, newValue []byte) (*PutResponse, error) {
 	req := &kvpb.CompareAndSwapRequest{Key: []byte(key), ExpectedValue: oldValue, NewValue: newValue}
 	var resp *kvpb.CompareAndSwapResponse
-	err = c.write(ctx, "CompareAndSwap", func(ctx context.Context, kv kvpb.KVClient, id *kvpb.RequestID, opts ...grpc.CallOption) (*kvpb.ResponseHeader, uint64, error) {
+	err := c.write(ctx, "CompareAndSwap", func(ctx context.Context, kv kvpb.KVClient, id *kvpb.RequestID, opts ...grpc.CallOption) (*kvpb.ResponseHeader, uint64, error) {
 		req.RequestId = id
 		r, err := kv.CompareAndSwap(ctx, req, opts...)
 		resp = r
 		return r.GetHeader(), r.GetIndex(), err
 	})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return resp.GetSucceeded(), nil
+	return &PutResponse{
+		Header:              headerFrom(resp.GetHeader()),
+		Index:               resp.GetIndex(),
+		Succeeded:           resp.GetSucceeded(),
+		Current:             currentFrom(resp.GetCurrent(), resp.GetCurrentValueOmitted()),
+		CurrentValueOmitted: resp.GetCurrentValueOmitted(),
+	}, nil
 }
 
 // PutIf sets key to value only if the key's ModIndex equals modIndex, or,

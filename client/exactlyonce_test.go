@@ -305,6 +305,11 @@ func TestClient_CompareAndSwap(t *testing.T) {
 	if err != nil || swapped {
 		t.Fatalf("CompareAndSwap on a mismatch = %v, %v; want false and no error", swapped, err)
 	}
+	resp, err := c.CompareAndSwapResult(testCtx(t), "k", []byte("v1"), []byte("v2"))
+	if err != nil || resp.Succeeded || resp.Current == nil || string(resp.Current.Value) != "other" || resp.Current.ModIndex != 4 ||
+		resp.Header.NodeID != "n1" {
+		t.Fatalf("CompareAndSwapResult on a mismatch = %+v, %v; want not succeeded with the current value at mod index 4", resp, err)
+	}
 }
 
 func TestClient_PutIfDeleteIf(t *testing.T) {
