@@ -19,14 +19,14 @@ const (
 	// KindCheckTimeout: porcupine gave up before deciding (not an anomaly,
 	// but the run proved nothing).
 	KindCheckTimeout FailureKind = "checker-timeout"
-	// KindLostWrite: an acknowledged put or delete is not visible after the
+	// KindLostWrite: an acknowledged put, delete or swap is not visible after the
 	// cluster healed and no write that may have followed it explains why.
 	KindLostWrite FailureKind = "lost-write"
 	// KindPhantomRead: a get returned a value no put ever wrote.
 	KindPhantomRead FailureKind = "phantom-read"
-	// KindFailedWriteSeen: a get returned the value of a put that the
+	// KindFailedWriteSeen: a get returned the value of a put or cas that the
 	// client reported as not applied (a definite error, not
-	// ErrOutcomeUnknown).
+	// ErrOutcomeUnknown, or a cas answered "not swapped").
 	KindFailedWriteSeen FailureKind = "failed-write-seen"
 	// KindStaleMetadata: a STALE get returned a value that did not exist at
 	// the applied index its response claims: the value's mod index is past
@@ -89,6 +89,25 @@ func CheckHistory(ops []Op, timeout time.Duration) HistoryResult {
 	return r
 }
 
+// writesValue reports whether op is a put or cas, the operations that
+// write a (unique) value.
+func writesValue(op Op) bool { return op.Kind == OpPut || op.Kind == OpCAS }
+
+// notApplied reports whether the client learned that op wrote nothing: a
+// definite error, or a cas answered "not swapped".
+func notApplied(op Op) bool {
+	return op.Outcome == OutcomeFailed || (op.Kind == OpCAS && op.Outcome == OutcomeOK && !op.Found)
+}
+
+// acknowledgedWrite reports whether op is a write the client was told took
+// effect: a put, a delete, or a cas that swapped.
+func acknowledgedWrite(op Op) bool {
+	if op.Final || op.Outcome != OutcomeOK {
+		return false
+	}
+	return op.Kind == OpPut || op.Kind == OpDelete || (op.Kind == OpCAS && op.Found)
+}
+
 // effReturn is when a write may last have taken effect: its return time if
 // the client knows it applied, +inf if the outcome is unknown.
 func effReturn(op Op) int64 {
@@ -98,12 +117,12 @@ func effReturn(op Op) int64 {
 	return op.Return
 }
 
-// checkValues reports gets that returned a value no put wrote, or that only
-// a failed put wrote.
+// checkValues reports gets that returned a value no put or cas wrote, or
+// that only a write known not to have applied wrote.
 func checkValues(ops []Op) []Failure {
 	writer := map[string]Op{} // value -> put
 	for _, op := range ops {
-		if op.Kind == OpPut {
+		if writesValue(op) {
 			writer[op.Value] = op
 		}
 	}
@@ -121,11 +140,14 @@ func checkValues(ops []Op) []Failure {
 		w, ok := writer[op.Value]
 		switch {
 		case !ok || w.Key != op.Key:
-			add(KindPhantomRead, "op %d: client %d get(%s) at [%s, %s] from %s returned %q, which no put to that key wrote",
+			add(KindPhantomRead, "op %d: client %d get(%s) at [%s, %s] from %s returned %q, which no put or cas to that key wrote",
 				op.ID, op.Client, op.Key, ms(op.Call), ms(op.Return), op.Node, op.Value)
 		case w.Outcome == OutcomeFailed:
 			add(KindFailedWriteSeen, "op %d: client %d get(%s) at [%s, %s] from %s returned %q, written by op %d which failed with %q",
 				op.ID, op.Client, op.Key, ms(op.Call), ms(op.Return), op.Node, op.Value, w.ID, w.Err)
+		case notApplied(w):
+			add(KindFailedWriteSeen, "op %d: client %d get(%s) at [%s, %s] from %s returned %q, the new value of op %d's cas, which answered that it did not swap",
+				op.ID, op.Client, op.Key, ms(op.Call), ms(op.Return), op.Node, op.Value, w.ID)
 		}
 	}
 	for k, n := range count {
@@ -150,7 +172,7 @@ func checkLostWrites(ops []Op) []Failure {
 		switch {
 		case op.Final && op.Outcome == OutcomeOK:
 			final[op.Key] = op
-		case op.Kind == OpPut:
+		case writesValue(op):
 			writer[op.Value] = op
 		case op.Kind == OpDelete && op.Outcome != OutcomeFailed:
 			deletes[op.Key] = append(deletes[op.Key], op)
@@ -159,7 +181,7 @@ func checkLostWrites(ops []Op) []Failure {
 	var out []Failure
 	n := 0
 	for _, w := range ops {
-		if w.Final || w.Outcome != OutcomeOK || (w.Kind != OpPut && w.Kind != OpDelete) {
+		if !acknowledgedWrite(w) {
 			continue
 		}
 		f, ok := final[w.Key]
@@ -173,7 +195,7 @@ func checkLostWrites(ops []Op) []Failure {
 				lost = fmt.Sprintf("final read returned %q, written by op %d which returned at %s, before this write began",
 					f.Value, src.ID, ms(src.Return))
 			}
-		} else if w.Kind == OpPut {
+		} else if writesValue(w) {
 			explained := false
 			for _, d := range deletes[w.Key] {
 				if effReturn(d) >= w.Call {
@@ -189,7 +211,7 @@ func checkLostWrites(ops []Op) []Failure {
 			continue
 		}
 		if n++; n <= maxPerKind {
-			desc := fmt.Sprintf("put(%s, %q)", w.Key, w.Value)
+			desc := fmt.Sprintf("%s(%s, %q)", w.Kind, w.Key, w.Value)
 			if w.Kind == OpDelete {
 				desc = fmt.Sprintf("delete(%s)", w.Key)
 			}
@@ -211,10 +233,10 @@ func checkStaleReads(ops []Op) []Failure {
 	writer := map[string]Op{}
 	byKey := map[string][]Op{} // acknowledged writes with their index
 	for _, op := range ops {
-		if op.Kind == OpPut {
+		if writesValue(op) {
 			writer[op.Value] = op
 		}
-		if (op.Kind == OpPut || op.Kind == OpDelete) && op.Outcome == OutcomeOK && op.Index > 0 {
+		if acknowledgedWrite(op) && op.Index > 0 {
 			byKey[op.Key] = append(byKey[op.Key], op)
 		}
 	}
@@ -229,8 +251,8 @@ func checkStaleReads(ops []Op) []Failure {
 		switch {
 		case op.Index > op.Applied:
 			bad = fmt.Sprintf("its mod index %d is past the applied index %d in the response header", op.Index, op.Applied)
-		case ok && w.Outcome == OutcomeOK && w.Index != 0 && w.Index != op.Index:
-			bad = fmt.Sprintf("mod index %d, but op %d's put of that value was acknowledged at index %d", op.Index, w.ID, w.Index)
+		case ok && acknowledgedWrite(w) && w.Index != 0 && w.Index != op.Index:
+			bad = fmt.Sprintf("mod index %d, but op %d's %s of that value was acknowledged at index %d", op.Index, w.ID, w.Kind, w.Index)
 		default:
 			for _, x := range byKey[op.Key] {
 				if x.Index > op.Index && x.Index <= op.Applied {

@@ -27,6 +27,12 @@ func del(client int, key string, deleted bool, call, ret int64, out Outcome) Op 
 	return Op{Client: client, Kind: OpDelete, Key: key, Found: deleted, Call: call, Return: ret, Outcome: out}
 }
 
+// cas swaps k from old (absent when old is "") to value; swapped is its answer.
+func cas(client int, key, old, value string, swapped bool, call, ret int64, out Outcome) Op {
+	return Op{Client: client, Kind: OpCAS, Key: key, Old: old, OldPresent: old != "", Value: value, Found: swapped,
+		Call: call, Return: ret, Outcome: out}
+}
+
 func final(op Op) Op { op.Final = true; return op }
 
 func TestCheckHistory(t *testing.T) {
@@ -86,6 +92,38 @@ func TestCheckHistory(t *testing.T) {
 		name: "acknowledged put missing without any delete",
 		ops:  h(put(0, "k", "a", 0, 1, OutcomeOK), final(get(9, "k", "", false, 10, 11))),
 		lin:  porcupine.Illegal, kinds: map[FailureKind]int{KindLostWrite: 1},
+	}, {
+		name: "cas chain",
+		ops: h(cas(0, "k", "", "a", true, 0, 1, OutcomeOK), cas(1, "k", "a", "b", true, 2, 3, OutcomeOK),
+			cas(2, "k", "a", "c", false, 4, 5, OutcomeOK), final(get(9, "k", "b", true, 10, 11))),
+		lin: porcupine.Ok,
+	}, {
+		name: "cas swapped although the value did not match",
+		ops:  h(put(0, "k", "a", 0, 1, OutcomeOK), cas(1, "k", "x", "b", true, 2, 3, OutcomeOK)),
+		lin:  porcupine.Illegal, kinds: map[FailureKind]int{},
+	}, {
+		name: "cas refused although the value matched",
+		ops:  h(put(0, "k", "a", 0, 1, OutcomeOK), cas(1, "k", "a", "b", false, 2, 3, OutcomeOK)),
+		lin:  porcupine.Illegal, kinds: map[FailureKind]int{},
+	}, {
+		name: "cas that did not swap is never seen",
+		ops:  h(cas(0, "k", "", "a", false, 0, 1, OutcomeOK), get(1, "k", "a", true, 2, 3)),
+		lin:  porcupine.Illegal, kinds: map[FailureKind]int{KindFailedWriteSeen: 1},
+	}, {
+		name: "unknown cas may take effect where it matches",
+		ops: h(put(0, "k", "a", 0, 1, OutcomeOK), cas(1, "k", "a", "b", false, 2, 3, OutcomeUnknown),
+			get(2, "k", "b", true, 5, 6), final(get(9, "k", "b", true, 10, 11))),
+		lin: porcupine.Ok,
+	}, {
+		name: "unknown cas cannot take effect where it never matched",
+		ops: h(put(0, "k", "a", 0, 1, OutcomeOK), cas(1, "k", "x", "b", false, 2, 3, OutcomeUnknown),
+			get(2, "k", "b", true, 5, 6)),
+		lin: porcupine.Illegal, kinds: map[FailureKind]int{},
+	}, {
+		name: "lost acknowledged swap",
+		ops: h(put(0, "k", "a", 0, 1, OutcomeOK), cas(1, "k", "a", "b", true, 2, 3, OutcomeOK),
+			final(get(9, "k", "a", true, 10, 11))),
+		lin: porcupine.Illegal, kinds: map[FailureKind]int{KindLostWrite: 1},
 	}, {
 		name: "keys are independent",
 		ops: h(put(0, "k1", "a", 0, 1, OutcomeOK), put(1, "k2", "b", 0, 1, OutcomeOK),
@@ -190,6 +228,38 @@ func TestCheckStaleReads(t *testing.T) {
 			r := CheckHistory(ops, 10*time.Second)
 			if r.Linearizable != porcupine.Ok {
 				t.Errorf("stale gets must not reach porcupine: %s", r.Linearizable)
+			}
+		})
+	}
+}
+
+// TestCheckStaleReads_CAS checks that swaps count as writes for stale
+// reads: an applied index covering a swap must not return the value it
+// replaced, and a cas that did not swap replaces nothing.
+func TestCheckStaleReads_CAS(t *testing.T) {
+	withIndex := func(op Op, i uint64) Op { op.Index = i; return op }
+	base := []Op{
+		withIndex(put(0, "k", "a", 0, 1, OutcomeOK), 5),
+		withIndex(cas(1, "k", "a", "b", true, 2, 3, OutcomeOK), 9),
+		withIndex(cas(2, "k", "zz", "c", false, 4, 5, OutcomeOK), 11),
+	}
+	stale := func(value string, mod, applied uint64) Op {
+		return Op{Kind: OpStaleGet, Key: "k", Value: value, Found: true, Index: mod, Applied: applied, Outcome: OutcomeOK, Call: 10, Return: 12}
+	}
+	for _, tc := range []struct {
+		name string
+		read Op
+		bad  int
+	}{
+		{"swapped value", stale("b", 9, 12), 0},
+		{"value before the swap, honest index", stale("a", 5, 8), 0},
+		{"applied index covers the swap", stale("a", 5, 9), 1},
+		{"swap seen at the wrong mod index", stale("b", 11, 12), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := h(append(append([]Op(nil), base...), tc.read)...)
+			if bad := checkStaleReads(ops); len(bad) != tc.bad {
+				t.Errorf("failures %v; want %d", bad, tc.bad)
 			}
 		})
 	}

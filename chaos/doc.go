@@ -4,9 +4,10 @@
 // seeded nemesis kills, pauses, partitions and slows nodes, and then checks
 // what the clients saw:
 //
-//   - the history of every get, put and delete (invoke and return times,
-//     writes of unknown outcome marked as such) is linearizable per key,
-//     checked with porcupine;
+//   - the history of every get, put, delete and compare-and-swap (invoke
+//     and return times, writes of unknown outcome marked as such) is
+//     linearizable per key, checked with porcupine; a swap of unknown
+//     outcome may take effect only where its comparison holds;
 //   - every acknowledged write is still readable after the cluster heals,
 //     or was superseded by a write that may have come after it;
 //   - no read returned a value that no write could have produced, or that

@@ -19,6 +19,9 @@ const (
 	// OpStaleGet is a STALE read from one node's local data; it is not
 	// linearizable and is checked against its metadata instead.
 	OpStaleGet OpKind = "stale-get"
+	// OpCAS is a compare-and-swap: Value is written only if the key's
+	// value is Old (or, without OldPresent, only if the key is absent).
+	OpCAS OpKind = "cas"
 )
 
 // Outcome says what a client learned about its operation.
@@ -46,15 +49,21 @@ type Op struct {
 	// Client is the zero-based client that issued it; each client's
 	// operations are sequential.
 	Client int `json:"client"`
-	// Kind is get, put or delete.
+	// Kind is get, stale-get, put, delete or cas.
 	Kind OpKind `json:"kind"`
 	// Key is the key operated on.
 	Key string `json:"key"`
-	// Value is the value written by a put, or read by a successful get that
-	// found the key.
+	// Value is the value written by a put or cas, or read by a successful
+	// get that found the key.
 	Value string `json:"value,omitempty"`
+	// Old is, for a cas with OldPresent, the value it expected.
+	Old string `json:"old,omitempty"`
+	// OldPresent is, for a cas, whether it expected the key to exist (with
+	// value Old) rather than to be absent.
+	OldPresent bool `json:"old_present,omitempty"`
 	// Found is, for a successful get, whether the key existed; for a
-	// successful delete, whether it deleted an existing key.
+	// successful delete, whether it deleted an existing key; for a
+	// successful cas, whether it swapped.
 	Found bool `json:"found"`
 	// Outcome is what the client learned.
 	Outcome Outcome `json:"outcome"`

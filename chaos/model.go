@@ -10,14 +10,16 @@ import (
 
 // kvInput is a porcupine operation's input.
 type kvInput struct {
-	Kind  OpKind
-	Key   string
-	Value string // put only
+	Kind       OpKind
+	Key        string
+	Value      string // put and cas
+	Old        string // cas: the expected value, when OldPresent
+	OldPresent bool   // cas: the key must exist (with Old) rather than be absent
 }
 
 // kvOutput is a porcupine operation's output.
 type kvOutput struct {
-	Found   bool   // get: key existed; delete: key was deleted
+	Found   bool   // get: key existed; delete: key was deleted; cas: swapped
 	Value   string // get with Found
 	Unknown bool   // a write whose outcome the client does not know
 }
@@ -34,7 +36,8 @@ type kvState struct {
 // Writes of unknown outcome are given a return time after every other
 // operation (see toPorcupine). Their step always succeeds: linearized before
 // some operation they took effect; linearized at the very end they are
-// indistinguishable from a write that never happened.
+// indistinguishable from a write that never happened. A cas of unknown
+// outcome takes effect where its comparison holds, and nowhere else.
 var kvModel = porcupine.Model{
 	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
 		byKey := map[string][]porcupine.Operation{}
@@ -63,6 +66,13 @@ var kvModel = porcupine.Model{
 			return true, kvState{Present: true, Value: in.Value}
 		case OpDelete:
 			return out.Unknown || out.Found == st.Present, kvState{}
+		case OpCAS:
+			match := st.Present == in.OldPresent && (!in.OldPresent || st.Value == in.Old)
+			next := st
+			if match {
+				next = kvState{Present: true, Value: in.Value}
+			}
+			return out.Unknown || out.Found == match, next
 		}
 		return false, st
 	},
@@ -87,9 +97,16 @@ var kvModel = porcupine.Model{
 			res = " -> not found"
 		case in.Kind == OpDelete:
 			res = fmt.Sprintf(" -> deleted=%v", out.Found)
+		case in.Kind == OpCAS:
+			res = fmt.Sprintf(" -> swapped=%v", out.Found)
 		}
-		if in.Kind == OpPut {
+		switch {
+		case in.Kind == OpPut:
 			return fmt.Sprintf("put(%s, %q)%s", in.Key, in.Value, res)
+		case in.Kind == OpCAS && in.OldPresent:
+			return fmt.Sprintf("cas(%s, %q -> %q)%s", in.Key, in.Old, in.Value, res)
+		case in.Kind == OpCAS:
+			return fmt.Sprintf("cas(%s, <absent> -> %q)%s", in.Key, in.Value, res)
 		}
 		return fmt.Sprintf("%s(%s)%s", in.Kind, in.Key, res)
 	},
@@ -123,7 +140,7 @@ func toPorcupine(ops []Op) []porcupine.Operation {
 		}
 		out = append(out, porcupine.Operation{
 			ClientId: op.Client,
-			Input:    kvInput{Kind: op.Kind, Key: op.Key, Value: putValue(op)},
+			Input:    kvInput{Kind: op.Kind, Key: op.Key, Value: putValue(op), Old: op.Old, OldPresent: op.OldPresent},
 			Output:   kvOutput{Found: op.Found, Value: getValue(op), Unknown: op.Outcome == OutcomeUnknown},
 			Call:     op.Call,
 			Return:   ret,
@@ -134,7 +151,7 @@ func toPorcupine(ops []Op) []porcupine.Operation {
 }
 
 func putValue(op Op) string {
-	if op.Kind == OpPut {
+	if op.Kind == OpPut || op.Kind == OpCAS {
 		return op.Value
 	}
 	return ""

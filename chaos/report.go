@@ -34,6 +34,10 @@ type Report struct {
 	Checked int `json:"checked"`
 	// StaleGets counts successful STALE gets (checked by their metadata).
 	StaleGets int `json:"stale_gets"`
+	// CAS counts compare-and-swaps with a known outcome; Swapped those of
+	// them that swapped.
+	CAS     int `json:"cas"`
+	Swapped int `json:"swapped"`
 	// Linearizable is porcupine's verdict ("" if the check did not run).
 	Linearizable string `json:"linearizable"`
 	// Faults is the nemesis's log.
@@ -85,6 +89,12 @@ func (r *Report) count(ops []Op) {
 		if op.Kind == OpStaleGet && op.Outcome == OutcomeOK {
 			r.StaleGets++
 		}
+		if op.Kind == OpCAS && op.Outcome == OutcomeOK {
+			r.CAS++
+			if op.Found {
+				r.Swapped++
+			}
+		}
 	}
 	r.Checked = r.OK + r.Unknown - r.StaleGets
 }
@@ -129,8 +139,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 	if !r.Passed() {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "%s seed=%d nodes=%d: %d ops (%d ok, %d unknown, %d failed), %d checked by porcupine, linearizable=%s, %d stale gets, %d faults, failovers %v",
-		verdict, r.Seed, r.Nodes, r.Ops, r.OK, r.Unknown, r.Failed, r.Checked, r.Linearizable, r.StaleGets, len(r.Faults), roundAll(r.Failovers))
+	fmt.Fprintf(w, "%s seed=%d nodes=%d: %d ops (%d ok, %d unknown, %d failed), %d checked by porcupine, linearizable=%s, %d stale gets, %d cas (%d swapped), %d faults, failovers %v",
+		verdict, r.Seed, r.Nodes, r.Ops, r.OK, r.Unknown, r.Failed, r.Checked, r.Linearizable, r.StaleGets, r.CAS, r.Swapped, len(r.Faults), roundAll(r.Failovers))
 	if r.MissedFailovers > 0 {
 		fmt.Fprintf(w, " (+%d kills with no write acknowledged afterwards)", r.MissedFailovers)
 	}
@@ -147,8 +157,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 type Summary struct {
 	// Runs, Passed: how many runs were made and passed.
 	Runs, Passed int
-	// Ops, Checked, Unknown and StaleGets add up the runs' counts.
-	Ops, Checked, Unknown, StaleGets int
+	// Ops, Checked, Unknown, StaleGets, CAS and Swapped add up the runs'
+	// counts.
+	Ops, Checked, Unknown, StaleGets, CAS, Swapped int
 	// Failures counts failures by kind over all runs.
 	Failures map[FailureKind]int
 	// Failovers are every run's failover times.
@@ -174,6 +185,8 @@ func (s *Summary) Add(r *Report) {
 	s.Checked += r.Checked
 	s.Unknown += r.Unknown
 	s.StaleGets += r.StaleGets
+	s.CAS += r.CAS
+	s.Swapped += r.Swapped
 	for k, n := range r.FailureKinds() {
 		s.Failures[k] += n
 	}
@@ -195,8 +208,8 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 // WriteTo prints the summary.
 func (s *Summary) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "runs: %d (%d passed)\nops: %d recorded, %d checked by porcupine (%d of unknown outcome), %d stale gets checked by metadata\n",
-		s.Runs, s.Passed, s.Ops, s.Checked, s.Unknown, s.StaleGets)
+	fmt.Fprintf(&b, "runs: %d (%d passed)\nops: %d recorded, %d checked by porcupine (%d of unknown outcome), %d stale gets checked by metadata, %d cas (%d swapped)\n",
+		s.Runs, s.Passed, s.Ops, s.Checked, s.Unknown, s.StaleGets, s.CAS, s.Swapped)
 	if len(s.Failures) == 0 {
 		b.WriteString("failures: none\n")
 	} else {

@@ -226,7 +226,8 @@ func finalReads(ctx context.Context, cfg Config, c *Cluster, rec *Recorder, rep 
 }
 
 // failovers measures, for every SIGKILL of a leader, the time until the
-// first write invoked after the kill was acknowledged. Kills followed by no
+// first write invoked after the kill was acknowledged (a cas that did not
+// swap counts: it was committed). Kills followed by no
 // acknowledged write before the workload ended are counted as missed.
 func failovers(events []FaultEvent, ops []Op) (out []time.Duration, missed int) {
 	for _, ev := range events {
@@ -235,7 +236,7 @@ func failovers(events []FaultEvent, ops []Op) (out []time.Duration, missed int) 
 		}
 		best := int64(-1)
 		for _, op := range ops {
-			if (op.Kind == OpPut || op.Kind == OpDelete) && op.Outcome == OutcomeOK && op.Call >= ev.Start &&
+			if (op.Kind == OpPut || op.Kind == OpDelete || op.Kind == OpCAS) && op.Outcome == OutcomeOK && op.Call >= ev.Start &&
 				(best < 0 || op.Return < best) {
 				best = op.Return
 			}

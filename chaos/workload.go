@@ -25,10 +25,11 @@ type WorkloadConfig struct {
 	// OpTimeout bounds one operation, the client's retries included. A write
 	// still pending when it expires has an unknown outcome. 0 means 2s.
 	OpTimeout time.Duration
-	// ReadPct, StalePct and DeletePct are the percentages of linearizable
-	// gets, STALE gets (raw gRPC to a random node, checked against their
-	// metadata) and deletes; the rest are puts. All 0 means 40%, 10%, 10%.
-	ReadPct, StalePct, DeletePct int
+	// ReadPct, StalePct, DeletePct and CASPct are the percentages of
+	// linearizable gets, STALE gets (raw gRPC to a random node, checked
+	// against their metadata), deletes and compare-and-swaps; the rest are
+	// puts. All 0 means 35%, 10%, 10%, 15%.
+	ReadPct, StalePct, DeletePct, CASPct int
 	// StaleAsLinearizable records STALE gets as if they were linearizable,
 	// which the checker must reject under partitions. It exists to prove
 	// that the checker catches stale reads; never set it otherwise.
@@ -49,8 +50,8 @@ func (w WorkloadConfig) withDefaults() WorkloadConfig {
 	if w.OpTimeout == 0 {
 		w.OpTimeout = 2 * time.Second
 	}
-	if w.ReadPct == 0 && w.StalePct == 0 && w.DeletePct == 0 {
-		w.ReadPct, w.StalePct, w.DeletePct = 40, 10, 10
+	if w.ReadPct == 0 && w.StalePct == 0 && w.DeletePct == 0 && w.CASPct == 0 {
+		w.ReadPct, w.StalePct, w.DeletePct, w.CASPct = 35, 10, 10, 15
 	}
 	if w.MaxThink == 0 {
 		w.MaxThink = 5 * time.Millisecond
@@ -85,7 +86,7 @@ func RunWorkload(ctx context.Context, stop <-chan struct{}, c *Cluster, cfg Work
 		go func() {
 			defer wg.Done()
 			defer cl.Close()
-			w := worker{id: i, cl: cl, c: c, cfg: cfg, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i)+1))}
+			w := worker{id: i, cl: cl, c: c, cfg: cfg, rec: rec, rng: rand.New(rand.NewPCG(seed, uint64(i)+1)), seen: map[string]seenValue{}}
 			w.loop(ctx, stop)
 		}()
 	}
@@ -102,6 +103,30 @@ type worker struct {
 	rec *Recorder
 	rng *rand.Rand
 	seq int
+	// seen is the last state this client observed or wrote per key; a cas
+	// expects it, so that swaps succeed often enough to matter.
+	seen map[string]seenValue
+}
+
+// seenValue is a key's state as one client last knew it.
+type seenValue struct {
+	present bool
+	value   string
+}
+
+// observe remembers what a completed operation revealed about its key.
+func (w *worker) observe(op Op) {
+	if op.Outcome != OutcomeOK {
+		return
+	}
+	switch {
+	case op.Kind == OpGet, op.Kind == OpStaleGet:
+		w.seen[op.Key] = seenValue{present: op.Found, value: op.Value}
+	case op.Kind == OpPut, op.Kind == OpCAS && op.Found:
+		w.seen[op.Key] = seenValue{present: true, value: op.Value}
+	case op.Kind == OpDelete:
+		w.seen[op.Key] = seenValue{}
+	}
 }
 
 func (w *worker) loop(ctx context.Context, stop <-chan struct{}) {
@@ -126,21 +151,26 @@ func (w *worker) loop(ctx context.Context, stop <-chan struct{}) {
 func (w *worker) step(ctx context.Context) {
 	key := keyName(w.rng.IntN(w.cfg.Keys))
 	p := w.rng.IntN(100)
+	var op Op
 	switch {
 	case p < w.cfg.ReadPct:
-		w.rec.Add(DoGet(ctx, w.cl, w.rec, w.id, key, w.cfg.OpTimeout))
+		op = DoGet(ctx, w.cl, w.rec, w.id, key, w.cfg.OpTimeout)
 	case p < w.cfg.ReadPct+w.cfg.StalePct:
-		op := doStaleGet(ctx, w.c, w.rec, w.id, w.rng.IntN(w.c.Size()), key, w.cfg.OpTimeout/2)
+		op = doStaleGet(ctx, w.c, w.rec, w.id, w.rng.IntN(w.c.Size()), key, w.cfg.OpTimeout/2)
 		if w.cfg.StaleAsLinearizable && op.Kind == OpStaleGet {
 			op.Kind = OpGet
 		}
-		w.rec.Add(op)
 	case p < w.cfg.ReadPct+w.cfg.StalePct+w.cfg.DeletePct:
-		w.rec.Add(doDelete(ctx, w.cl, w.rec, w.id, key, w.cfg.OpTimeout))
+		op = doDelete(ctx, w.cl, w.rec, w.id, key, w.cfg.OpTimeout)
+	case p < w.cfg.ReadPct+w.cfg.StalePct+w.cfg.DeletePct+w.cfg.CASPct:
+		w.seq++
+		op = doCAS(ctx, w.cl, w.rec, w.id, key, w.seen[key], fmt.Sprintf("c%d.%d", w.id, w.seq), w.cfg.OpTimeout)
 	default:
 		w.seq++
-		w.rec.Add(doPut(ctx, w.cl, w.rec, w.id, key, fmt.Sprintf("c%d.%d", w.id, w.seq), w.cfg.OpTimeout))
+		op = doPut(ctx, w.cl, w.rec, w.id, key, fmt.Sprintf("c%d.%d", w.id, w.seq), w.cfg.OpTimeout)
 	}
+	w.observe(op)
+	w.rec.Add(op)
 }
 
 // DoGet performs one linearizable get and returns it as an Op (not yet
@@ -184,6 +214,26 @@ func doDelete(ctx context.Context, cl *client.Client, rec *Recorder, id int, key
 	op.Return = rec.Now()
 	if err == nil {
 		op.Outcome, op.Found, op.Node, op.Index = OutcomeOK, resp.Deleted, resp.Header.NodeID, resp.Index
+	} else {
+		op.Outcome, op.Err = writeOutcome(err), err.Error()
+	}
+	return op
+}
+
+// doCAS swaps key from the state old to value. The op's Found is whether
+// it swapped; Index is the raft index the request committed at.
+func doCAS(ctx context.Context, cl *client.Client, rec *Recorder, id int, key string, old seenValue, value string, timeout time.Duration) Op {
+	op := Op{Client: id, Kind: OpCAS, Key: key, Value: value, Old: old.value, OldPresent: old.present, Call: rec.Now()}
+	var expected []byte // nil: the key must be absent
+	if old.present {
+		expected = []byte(old.value)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	resp, err := cl.CompareAndSwapResult(ctx, key, expected, []byte(value))
+	cancel()
+	op.Return = rec.Now()
+	if err == nil {
+		op.Outcome, op.Found, op.Node, op.Index = OutcomeOK, resp.Succeeded, resp.Header.NodeID, resp.Index
 	} else {
 		op.Outcome, op.Err = writeOutcome(err), err.Error()
 	}

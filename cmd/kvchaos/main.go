@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		clients   = fs.Int("clients", 12, "concurrent clients")
 		keys      = fs.Int("keys", 5, "size of the key set")
 		stalePct  = fs.Int("stale-pct", 10, "percentage of STALE gets (of 50% reads; the rest are linearizable)")
+		casPct    = fs.Int("cas-pct", 15, "percentage of compare-and-swaps (of the 50% writes: 10% deletes, the rest puts)")
 		faults    = fs.String("faults", "all", "comma-separated fault kinds: "+kinds())
 		artifacts = fs.String("artifacts", "", "folder for run artifacts (default $TMPDIR/raftkv-chaos)")
 		keep      = fs.Bool("keep", false, "keep the artifacts of passing runs too")
@@ -100,8 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	if *runs < 1 || (*nodes != 3 && *nodes != 5) || *stalePct < 0 || *stalePct > 50 {
-		return fmt.Errorf("%w: want -runs >= 1, -nodes 3 or 5, -stale-pct 0..50", errUsage)
+	if *runs < 1 || (*nodes != 3 && *nodes != 5) || *stalePct < 0 || *stalePct > 50 || *casPct < 0 || *casPct > 40 {
+		return fmt.Errorf("%w: want -runs >= 1, -nodes 3 or 5, -stale-pct 0..50, -cas-pct 0..40", errUsage)
 	}
 	if _, err := os.Stat(*kvd); err != nil {
 		return fmt.Errorf("%w: -kvd: %w (run make build)", errUsage, err)
@@ -121,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cfg := chaos.Config{
 			Seed: *seed + uint64(i), Nodes: *nodes, KVD: *kvd, Duration: *duration, Faults: fk,
 			Workload: chaos.WorkloadConfig{Clients: *clients, Keys: *keys, ReadPct: 50 - *stalePct, StalePct: *stalePct,
-				DeletePct: 10, StaleAsLinearizable: *selftest},
+				DeletePct: 10, CASPct: *casPct, StaleAsLinearizable: *selftest},
 			ArtifactRoot: *artifacts, KeepArtifacts: *keep, CheckTimeout: *checkTO,
 			ExtraFlags: strings.Fields(*kvdFlags), Logf: logf,
 		}
@@ -137,8 +138,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.WriteSummary(stdout)
 		sum.Add(rep)
 		if !rep.Passed() {
-			fmt.Fprintf(stdout, "  rerun: kvchaos -kvd %s -seed %d -runs 1 -nodes %d -duration %v -faults %s -clients %d -keys %d -stale-pct %d\n",
-				*kvd, cfg.Seed, *nodes, *duration, *faults, *clients, *keys, *stalePct)
+			fmt.Fprintf(stdout, "  rerun: kvchaos -kvd %s -seed %d -runs 1 -nodes %d -duration %v -faults %s -clients %d -keys %d -stale-pct %d -cas-pct %d\n",
+				*kvd, cfg.Seed, *nodes, *duration, *faults, *clients, *keys, *stalePct, *casPct)
 			if *failFast {
 				break
 			}
