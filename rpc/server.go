@@ -55,6 +55,9 @@ type Reader interface {
 	ListAt(prefix []byte, limit int) ([]store.KeyValue, bool, uint64, error)
 	// NodeMeta returns the replicated addresses of one node.
 	NodeMeta(id string) (store.NodeMeta, bool)
+	// AppliedIndex is the index of the last command the state machine
+	// applied (raft entries that never reach it are not counted).
+	AppliedIndex() uint64
 }
 
 // Config configures a Server.
@@ -193,8 +196,26 @@ func (s *Server) header() *kvpb.ResponseHeader {
 func (s *Server) readHeader(c kvpb.Consistency, readIndex uint64) *kvpb.ResponseHeader {
 	h := s.header()
 	h.Consistency = c
-	h.AppliedIndex = readIndex
+	h.AppliedIndex = s.stateIndex(readIndex)
 	return h
+}
+
+// stateIndex is the highest applied index at which the state read at
+// readIndex (the last command in it) is still the node's state. Raft
+// entries that never reach the state machine (no-ops, barriers,
+// configuration changes) leave the state unchanged, so when only such
+// entries follow readIndex the node's applied index is reported, and a
+// read agrees with Status about how far the node has applied. The proof
+// is in the order of the loads: the node's counter is read after the data,
+// and the store's counter, read after that, still being readIndex means no
+// command was applied up to the node's counter beyond readIndex (raftnode
+// advances its counter over a command only after the store committed it).
+func (s *Server) stateIndex(readIndex uint64) uint64 {
+	nodeApplied := s.node.AppliedIndex()
+	if nodeApplied > readIndex && s.reader.AppliedIndex() == readIndex {
+		return nodeApplied
+	}
+	return readIndex
 }
 
 // lastContactMillis renders raftnode's LastContact (-1 for never).

@@ -207,3 +207,54 @@ func TestReads_BoundedOnHealthyFollower(t *testing.T) {
 		t.Fatalf("stale list = %v, %v", list, err)
 	}
 }
+
+// TestReads_HeaderCountsEntriesAfterLastCommand is the regression scenario
+// for chaos seeds 907 and 909: after a leader change with no write since,
+// the new leader's no-op and barrier are applied but never reach the store,
+// and stale reads reported the index of the last command while Status
+// reported the node's applied index, so replicas looked as if they had
+// moved backwards. A read's header must agree with Status once the node is
+// idle, and never claim less than the write it read.
+func TestReads_HeaderCountsEntriesAfterLastCommand(t *testing.T) {
+	c := servertest.StartCluster(t, 3, nil)
+	leader := c.Leader(leaderWait)
+	ctx := ctxTimeout(t, time.Minute)
+	put, err := kvpb.NewKVClient(dial(t, c.Endpoints()[leader])).Put(ctx, &kvpb.PutRequest{Key: []byte("k"), Value: []byte("v")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(leader)
+	next := c.Leader(leaderWait)
+	survivors := []int{next, 3 - leader - next}
+	applied := func(i int) uint64 {
+		st, err := kvpb.NewClusterClient(dial(t, c.Endpoints()[i])).Status(ctx, &kvpb.StatusRequest{})
+		if err != nil {
+			return 0
+		}
+		return st.GetAppliedIndex()
+	}
+	// The new leader's no-op and barrier come after the write.
+	servertest.WaitFor(t, 10*time.Second, "survivors to apply past the write and agree", func() bool {
+		a, b := applied(survivors[0]), applied(survivors[1])
+		return a > put.GetIndex()+1 && a == b
+	})
+	for _, i := range survivors {
+		kv := kvpb.NewKVClient(dial(t, c.Endpoints()[i]))
+		got, err := kv.Get(ctx, &kvpb.GetRequest{Key: []byte("k"), Read: stale(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := applied(i)
+		if h := got.GetHeader().GetAppliedIndex(); h != want || got.GetKv().GetModIndex() != put.GetIndex() {
+			t.Errorf("node %d: stale get header applied %d (mod index %d); Status applied %d, write at %d",
+				i, h, got.GetKv().GetModIndex(), want, put.GetIndex())
+		}
+		list, err := kv.List(ctx, &kvpb.ListRequest{Read: stale(0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := list.GetHeader().GetAppliedIndex(); h != want {
+			t.Errorf("node %d: stale list header applied %d; Status applied %d", i, h, want)
+		}
+	}
+}
