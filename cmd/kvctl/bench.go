@@ -36,7 +36,8 @@ the run. A terminal gets a progress line on stderr; -w json prints one JSON
 object for machines.`,
 		Example: `  kvctl bench put --clients 64 --conns 8 --total 20000
   kvctl bench get --consistency stale --clients 64 --conns 8 --duration 10s
-  kvctl bench mixed --read-ratio 0.9 --rate 2000 --duration 30s -w json`,
+  kvctl bench mixed --read-ratio 0.9 --rate 2000 --duration 30s -w json
+  kvctl bench put --clients 64 --conns 8 --total 1000000 --key-space 1000000 --sequential-keys`,
 		Args:      exactArgs("workload"),
 		ValidArgs: []string{"put", "get", "mixed"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +61,7 @@ object for machines.`,
 	f.IntVar(&spec.KeySize, "key-size", 8, "key size in bytes")
 	f.IntVar(&spec.ValSize, "val-size", 256, "value size in bytes")
 	f.IntVar(&spec.KeySpace, "key-space", 100000, "number of distinct keys (get: 1 reads a single key)")
+	f.BoolVar(&spec.Sequential, "sequential-keys", false, "use keys 0..key-space-1 in order instead of at random (loads every key)")
 	f.Float64Var(&spec.Rate, "rate", 0, "operations per second for all clients together (0: unlimited)")
 	f.Float64Var(&spec.ReadRatio, "read-ratio", 0.5, "mixed: fraction of operations that are reads")
 	f.StringVar(&consistency, "consistency", "linearizable", "reads: linearizable or stale")

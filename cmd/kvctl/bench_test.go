@@ -81,3 +81,27 @@ func TestBenchSpec_Validate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunBench_SequentialKeysLoadEveryKey: with --sequential-keys a put run
+// of key-space operations writes every key exactly once.
+func TestRunBench_SequentialKeysLoadEveryKey(t *testing.T) {
+	f := newFakeClient()
+	before := len(f.kvs)
+	spec := benchSpec{Workload: "put", Clients: 8, Conns: 2, Total: 500, KeySize: 8, ValSize: 16, KeySpace: 500, Sequential: true}
+	if err := spec.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runBench(context.Background(), spec, []kvClient{f, f}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.kvs) - before; n != 500 {
+		t.Fatalf("%d distinct keys written, want all 500", n)
+	}
+	for i := range 500 {
+		if _, ok := f.kvs[benchKey(i, 8)]; !ok {
+			t.Fatalf("key %q not written", benchKey(i, 8))
+		}
+	}
+}

@@ -27,6 +27,7 @@ type benchSpec struct {
 	KeySize     int
 	ValSize     int
 	KeySpace    int
+	Sequential  bool    // keys 0, 1, 2, ... in operation order (wrapping at KeySpace), to load every key
 	Rate        float64 // operations per second for all clients together; 0 = unlimited
 	ReadRatio   float64 // mixed: fraction of reads
 	Consistency client.Consistency
@@ -124,7 +125,11 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 				if ctx.Err() != nil {
 					return
 				}
-				key := benchKey(rng.IntN(spec.KeySpace), spec.KeySize)
+				k := rng.IntN(spec.KeySpace)
+				if spec.Sequential {
+					k = int(n % int64(spec.KeySpace))
+				}
+				key := benchKey(k, spec.KeySize)
 				t0 := time.Now()
 				var err error
 				if spec.Workload == "put" || (spec.Workload == "mixed" && rng.Float64() >= spec.ReadRatio) {
