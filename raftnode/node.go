@@ -95,8 +95,11 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 	store, err := raftboltdb.New(raftboltdb.Options{
 		Path: filepath.Join(cfg.DataDir, raftDBFile),
-		// Fail instead of blocking forever if another process holds the file.
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
+		// Fail instead of blocking forever if another process holds the
+		// file. The freelist is not synced (rebuilt on open), as Consul runs
+		// raft-boltdb: log truncation frees many pages, and writing that
+		// list on every append costs more than the entries themselves.
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft log store: %w", err)
