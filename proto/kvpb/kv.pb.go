@@ -1514,7 +1514,10 @@ type JoinRequest struct {
 	// raft_addr is the joining node's raft transport address.
 	RaftAddr string `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	// grpc_addr is the joining node's client gRPC address.
-	GrpcAddr      string `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	GrpcAddr string `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	// nonvoter adds the node as a non-voter: it replicates the log and serves
+	// stale and bounded reads but does not vote or count towards quorum.
+	Nonvoter      bool `protobuf:"varint,4,opt,name=nonvoter,proto3" json:"nonvoter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1570,6 +1573,13 @@ func (x *JoinRequest) GetGrpcAddr() string {
 	return ""
 }
 
+func (x *JoinRequest) GetNonvoter() bool {
+	if x != nil {
+		return x.Nonvoter
+	}
+	return false
+}
+
 // JoinResponse acknowledges a join.
 type JoinResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1610,6 +1620,284 @@ func (*JoinResponse) Descriptor() ([]byte, []int) {
 }
 
 func (x *JoinResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+// RemoveMemberRequest asks the leader to remove one server.
+type RemoveMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the stable id of the server to remove.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberRequest) Reset() {
+	*x = RemoveMemberRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberRequest) ProtoMessage() {}
+
+func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
+func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RemoveMemberRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RemoveMemberResponse acknowledges a committed removal.
+type RemoveMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// header describes the serving node.
+	Header        *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveMemberResponse) Reset() {
+	*x = RemoveMemberResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveMemberResponse) ProtoMessage() {}
+
+func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
+func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RemoveMemberResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+// PromoteMemberRequest asks the leader to make a non-voter a voter.
+type PromoteMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the stable id of the non-voter to promote.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteMemberRequest) Reset() {
+	*x = PromoteMemberRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteMemberRequest) ProtoMessage() {}
+
+func (x *PromoteMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteMemberRequest.ProtoReflect.Descriptor instead.
+func (*PromoteMemberRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PromoteMemberRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// PromoteMemberResponse acknowledges a committed promotion.
+type PromoteMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// header describes the serving node.
+	Header        *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PromoteMemberResponse) Reset() {
+	*x = PromoteMemberResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PromoteMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PromoteMemberResponse) ProtoMessage() {}
+
+func (x *PromoteMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PromoteMemberResponse.ProtoReflect.Descriptor instead.
+func (*PromoteMemberResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PromoteMemberResponse) GetHeader() *ResponseHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+// TransferLeadershipRequest asks the leader to hand leadership over.
+type TransferLeadershipRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// to_id is the voter to hand leadership to; empty picks the most
+	// up-to-date voter.
+	ToId          string `protobuf:"bytes,1,opt,name=to_id,json=toId,proto3" json:"to_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeadershipRequest) Reset() {
+	*x = TransferLeadershipRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeadershipRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeadershipRequest) ProtoMessage() {}
+
+func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeadershipRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeadershipRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *TransferLeadershipRequest) GetToId() string {
+	if x != nil {
+		return x.ToId
+	}
+	return ""
+}
+
+// TransferLeadershipResponse reports a finished transfer.
+type TransferLeadershipResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// header describes the serving node (the former leader, which may not
+	// know the new one yet).
+	Header        *ResponseHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeadershipResponse) Reset() {
+	*x = TransferLeadershipResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeadershipResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeadershipResponse) ProtoMessage() {}
+
+func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeadershipResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeadershipResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *TransferLeadershipResponse) GetHeader() *ResponseHeader {
 	if x != nil {
 		return x.Header
 	}
@@ -1724,12 +2012,25 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\fcommit_index\x18\t \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rapplied_index\x18\n" +
 	" \x01(\x04R\fappliedIndex\x12&\n" +
-	"\x0flast_contact_ms\x18\v \x01(\x03R\rlastContactMs\"W\n" +
+	"\x0flast_contact_ms\x18\v \x01(\x03R\rlastContactMs\"s\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
-	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\"=\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1a\n" +
+	"\bnonvoter\x18\x04 \x01(\bR\bnonvoter\"=\n" +
 	"\fJoinResponse\x12-\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"%\n" +
+	"\x13RemoveMemberRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"E\n" +
+	"\x14RemoveMemberResponse\x12-\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"&\n" +
+	"\x14PromoteMemberRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"F\n" +
+	"\x15PromoteMemberResponse\x12-\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"0\n" +
+	"\x19TransferLeadershipRequest\x12\x13\n" +
+	"\x05to_id\x18\x01 \x01(\tR\x04toId\"K\n" +
+	"\x1aTransferLeadershipResponse\x12-\n" +
 	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header*T\n" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -1741,11 +2042,14 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x125\n" +
 	"\x06Delete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponse\x12M\n" +
 	"\x0eCompareAndSwap\x12\x1c.kv.v1.CompareAndSwapRequest\x1a\x1d.kv.v1.CompareAndSwapResponse\x12/\n" +
-	"\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponse2\xab\x01\n" +
+	"\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponse2\x9b\x03\n" +
 	"\aCluster\x128\n" +
 	"\aMembers\x12\x15.kv.v1.MembersRequest\x1a\x16.kv.v1.MembersResponse\x125\n" +
 	"\x06Status\x12\x14.kv.v1.StatusRequest\x1a\x15.kv.v1.StatusResponse\x12/\n" +
-	"\x04Join\x12\x12.kv.v1.JoinRequest\x1a\x13.kv.v1.JoinResponseB*Z(github.com/raftkv/raftkv/proto/kvpb;kvpbb\x06proto3"
+	"\x04Join\x12\x12.kv.v1.JoinRequest\x1a\x13.kv.v1.JoinResponse\x12G\n" +
+	"\fRemoveMember\x12\x1a.kv.v1.RemoveMemberRequest\x1a\x1b.kv.v1.RemoveMemberResponse\x12J\n" +
+	"\rPromoteMember\x12\x1b.kv.v1.PromoteMemberRequest\x1a\x1c.kv.v1.PromoteMemberResponse\x12Y\n" +
+	"\x12TransferLeadership\x12 .kv.v1.TransferLeadershipRequest\x1a!.kv.v1.TransferLeadershipResponseB*Z(github.com/raftkv/raftkv/proto/kvpb;kvpbb\x06proto3"
 
 var (
 	file_kvpb_kv_proto_rawDescOnce sync.Once
@@ -1760,30 +2064,36 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_kvpb_kv_proto_goTypes = []any{
-	(Consistency)(0),               // 0: kv.v1.Consistency
-	(*ResponseHeader)(nil),         // 1: kv.v1.ResponseHeader
-	(*KeyValue)(nil),               // 2: kv.v1.KeyValue
-	(*RequestID)(nil),              // 3: kv.v1.RequestID
-	(*PutRequest)(nil),             // 4: kv.v1.PutRequest
-	(*PutResponse)(nil),            // 5: kv.v1.PutResponse
-	(*GetRequest)(nil),             // 6: kv.v1.GetRequest
-	(*ReadOptions)(nil),            // 7: kv.v1.ReadOptions
-	(*GetResponse)(nil),            // 8: kv.v1.GetResponse
-	(*DeleteRequest)(nil),          // 9: kv.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 10: kv.v1.DeleteResponse
-	(*CompareAndSwapRequest)(nil),  // 11: kv.v1.CompareAndSwapRequest
-	(*CompareAndSwapResponse)(nil), // 12: kv.v1.CompareAndSwapResponse
-	(*ListRequest)(nil),            // 13: kv.v1.ListRequest
-	(*ListResponse)(nil),           // 14: kv.v1.ListResponse
-	(*Member)(nil),                 // 15: kv.v1.Member
-	(*MembersRequest)(nil),         // 16: kv.v1.MembersRequest
-	(*MembersResponse)(nil),        // 17: kv.v1.MembersResponse
-	(*StatusRequest)(nil),          // 18: kv.v1.StatusRequest
-	(*StatusResponse)(nil),         // 19: kv.v1.StatusResponse
-	(*JoinRequest)(nil),            // 20: kv.v1.JoinRequest
-	(*JoinResponse)(nil),           // 21: kv.v1.JoinResponse
+	(Consistency)(0),                   // 0: kv.v1.Consistency
+	(*ResponseHeader)(nil),             // 1: kv.v1.ResponseHeader
+	(*KeyValue)(nil),                   // 2: kv.v1.KeyValue
+	(*RequestID)(nil),                  // 3: kv.v1.RequestID
+	(*PutRequest)(nil),                 // 4: kv.v1.PutRequest
+	(*PutResponse)(nil),                // 5: kv.v1.PutResponse
+	(*GetRequest)(nil),                 // 6: kv.v1.GetRequest
+	(*ReadOptions)(nil),                // 7: kv.v1.ReadOptions
+	(*GetResponse)(nil),                // 8: kv.v1.GetResponse
+	(*DeleteRequest)(nil),              // 9: kv.v1.DeleteRequest
+	(*DeleteResponse)(nil),             // 10: kv.v1.DeleteResponse
+	(*CompareAndSwapRequest)(nil),      // 11: kv.v1.CompareAndSwapRequest
+	(*CompareAndSwapResponse)(nil),     // 12: kv.v1.CompareAndSwapResponse
+	(*ListRequest)(nil),                // 13: kv.v1.ListRequest
+	(*ListResponse)(nil),               // 14: kv.v1.ListResponse
+	(*Member)(nil),                     // 15: kv.v1.Member
+	(*MembersRequest)(nil),             // 16: kv.v1.MembersRequest
+	(*MembersResponse)(nil),            // 17: kv.v1.MembersResponse
+	(*StatusRequest)(nil),              // 18: kv.v1.StatusRequest
+	(*StatusResponse)(nil),             // 19: kv.v1.StatusResponse
+	(*JoinRequest)(nil),                // 20: kv.v1.JoinRequest
+	(*JoinResponse)(nil),               // 21: kv.v1.JoinResponse
+	(*RemoveMemberRequest)(nil),        // 22: kv.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),       // 23: kv.v1.RemoveMemberResponse
+	(*PromoteMemberRequest)(nil),       // 24: kv.v1.PromoteMemberRequest
+	(*PromoteMemberResponse)(nil),      // 25: kv.v1.PromoteMemberResponse
+	(*TransferLeadershipRequest)(nil),  // 26: kv.v1.TransferLeadershipRequest
+	(*TransferLeadershipResponse)(nil), // 27: kv.v1.TransferLeadershipResponse
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: kv.v1.ResponseHeader.consistency:type_name -> kv.v1.Consistency
@@ -1807,27 +2117,36 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	15, // 18: kv.v1.MembersResponse.members:type_name -> kv.v1.Member
 	1,  // 19: kv.v1.StatusResponse.header:type_name -> kv.v1.ResponseHeader
 	1,  // 20: kv.v1.JoinResponse.header:type_name -> kv.v1.ResponseHeader
-	4,  // 21: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
-	6,  // 22: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
-	9,  // 23: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
-	11, // 24: kv.v1.KV.CompareAndSwap:input_type -> kv.v1.CompareAndSwapRequest
-	13, // 25: kv.v1.KV.List:input_type -> kv.v1.ListRequest
-	16, // 26: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
-	18, // 27: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
-	20, // 28: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
-	5,  // 29: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
-	8,  // 30: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
-	10, // 31: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
-	12, // 32: kv.v1.KV.CompareAndSwap:output_type -> kv.v1.CompareAndSwapResponse
-	14, // 33: kv.v1.KV.List:output_type -> kv.v1.ListResponse
-	17, // 34: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
-	19, // 35: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
-	21, // 36: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	1,  // 21: kv.v1.RemoveMemberResponse.header:type_name -> kv.v1.ResponseHeader
+	1,  // 22: kv.v1.PromoteMemberResponse.header:type_name -> kv.v1.ResponseHeader
+	1,  // 23: kv.v1.TransferLeadershipResponse.header:type_name -> kv.v1.ResponseHeader
+	4,  // 24: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
+	6,  // 25: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
+	9,  // 26: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
+	11, // 27: kv.v1.KV.CompareAndSwap:input_type -> kv.v1.CompareAndSwapRequest
+	13, // 28: kv.v1.KV.List:input_type -> kv.v1.ListRequest
+	16, // 29: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
+	18, // 30: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
+	20, // 31: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
+	22, // 32: kv.v1.Cluster.RemoveMember:input_type -> kv.v1.RemoveMemberRequest
+	24, // 33: kv.v1.Cluster.PromoteMember:input_type -> kv.v1.PromoteMemberRequest
+	26, // 34: kv.v1.Cluster.TransferLeadership:input_type -> kv.v1.TransferLeadershipRequest
+	5,  // 35: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
+	8,  // 36: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
+	10, // 37: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
+	12, // 38: kv.v1.KV.CompareAndSwap:output_type -> kv.v1.CompareAndSwapResponse
+	14, // 39: kv.v1.KV.List:output_type -> kv.v1.ListResponse
+	17, // 40: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
+	19, // 41: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
+	21, // 42: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
+	23, // 43: kv.v1.Cluster.RemoveMember:output_type -> kv.v1.RemoveMemberResponse
+	25, // 44: kv.v1.Cluster.PromoteMember:output_type -> kv.v1.PromoteMemberResponse
+	27, // 45: kv.v1.Cluster.TransferLeadership:output_type -> kv.v1.TransferLeadershipResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -1844,7 +2163,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

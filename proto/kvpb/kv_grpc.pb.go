@@ -302,9 +302,12 @@ var KV_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Cluster_Members_FullMethodName = "/kv.v1.Cluster/Members"
-	Cluster_Status_FullMethodName  = "/kv.v1.Cluster/Status"
-	Cluster_Join_FullMethodName    = "/kv.v1.Cluster/Join"
+	Cluster_Members_FullMethodName            = "/kv.v1.Cluster/Members"
+	Cluster_Status_FullMethodName             = "/kv.v1.Cluster/Status"
+	Cluster_Join_FullMethodName               = "/kv.v1.Cluster/Join"
+	Cluster_RemoveMember_FullMethodName       = "/kv.v1.Cluster/RemoveMember"
+	Cluster_PromoteMember_FullMethodName      = "/kv.v1.Cluster/PromoteMember"
+	Cluster_TransferLeadership_FullMethodName = "/kv.v1.Cluster/TransferLeadership"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -317,9 +320,24 @@ type ClusterClient interface {
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersResponse, error)
 	// Status reports the answering node's own raft state (it is never forwarded).
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
-	// Join adds a node to the cluster (forwarded to the leader). Joining again
-	// with the same id and addresses is a no-op; changed addresses are updated.
+	// Join adds a node to the cluster (forwarded to the leader), as a voter or,
+	// with nonvoter, as a non-voting read replica. Joining again with the same
+	// id and addresses is a no-op; changed addresses are updated. A voter is
+	// never demoted: a non-voter join of an existing voter is
+	// FAILED_PRECONDITION.
 	Join(ctx context.Context, in *JoinRequest, opts ...grpc.CallOption) (*JoinResponse, error)
+	// RemoveMember removes a server from the raft configuration (forwarded to
+	// the leader). An unknown id is NOT_FOUND; removing the last voter is
+	// FAILED_PRECONDITION. Removing the leader makes it step down first.
+	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
+	// PromoteMember makes a non-voter a voter (forwarded to the leader).
+	// Promoting a voter is a no-op; an unknown id is NOT_FOUND.
+	PromoteMember(ctx context.Context, in *PromoteMemberRequest, opts ...grpc.CallOption) (*PromoteMemberResponse, error)
+	// TransferLeadership hands leadership to the voter to_id, or with to_id
+	// empty to the most up-to-date voter (forwarded to the leader). It returns
+	// once the transfer finished. An unknown to_id is NOT_FOUND; a non-voter
+	// to_id is FAILED_PRECONDITION; to_id naming the current leader is a no-op.
+	TransferLeadership(ctx context.Context, in *TransferLeadershipRequest, opts ...grpc.CallOption) (*TransferLeadershipResponse, error)
 }
 
 type clusterClient struct {
@@ -360,6 +378,36 @@ func (c *clusterClient) Join(ctx context.Context, in *JoinRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *clusterClient) RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveMemberResponse)
+	err := c.cc.Invoke(ctx, Cluster_RemoveMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clusterClient) PromoteMember(ctx context.Context, in *PromoteMemberRequest, opts ...grpc.CallOption) (*PromoteMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PromoteMemberResponse)
+	err := c.cc.Invoke(ctx, Cluster_PromoteMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clusterClient) TransferLeadership(ctx context.Context, in *TransferLeadershipRequest, opts ...grpc.CallOption) (*TransferLeadershipResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferLeadershipResponse)
+	err := c.cc.Invoke(ctx, Cluster_TransferLeadership_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -370,9 +418,24 @@ type ClusterServer interface {
 	Members(context.Context, *MembersRequest) (*MembersResponse, error)
 	// Status reports the answering node's own raft state (it is never forwarded).
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
-	// Join adds a node to the cluster (forwarded to the leader). Joining again
-	// with the same id and addresses is a no-op; changed addresses are updated.
+	// Join adds a node to the cluster (forwarded to the leader), as a voter or,
+	// with nonvoter, as a non-voting read replica. Joining again with the same
+	// id and addresses is a no-op; changed addresses are updated. A voter is
+	// never demoted: a non-voter join of an existing voter is
+	// FAILED_PRECONDITION.
 	Join(context.Context, *JoinRequest) (*JoinResponse, error)
+	// RemoveMember removes a server from the raft configuration (forwarded to
+	// the leader). An unknown id is NOT_FOUND; removing the last voter is
+	// FAILED_PRECONDITION. Removing the leader makes it step down first.
+	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
+	// PromoteMember makes a non-voter a voter (forwarded to the leader).
+	// Promoting a voter is a no-op; an unknown id is NOT_FOUND.
+	PromoteMember(context.Context, *PromoteMemberRequest) (*PromoteMemberResponse, error)
+	// TransferLeadership hands leadership to the voter to_id, or with to_id
+	// empty to the most up-to-date voter (forwarded to the leader). It returns
+	// once the transfer finished. An unknown to_id is NOT_FOUND; a non-voter
+	// to_id is FAILED_PRECONDITION; to_id naming the current leader is a no-op.
+	TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -391,6 +454,15 @@ func (UnimplementedClusterServer) Status(context.Context, *StatusRequest) (*Stat
 }
 func (UnimplementedClusterServer) Join(context.Context, *JoinRequest) (*JoinResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Join not implemented")
+}
+func (UnimplementedClusterServer) RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveMember not implemented")
+}
+func (UnimplementedClusterServer) PromoteMember(context.Context, *PromoteMemberRequest) (*PromoteMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PromoteMember not implemented")
+}
+func (UnimplementedClusterServer) TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferLeadership not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -467,6 +539,60 @@ func _Cluster_Join_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Cluster_RemoveMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).RemoveMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_RemoveMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).RemoveMember(ctx, req.(*RemoveMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Cluster_PromoteMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PromoteMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).PromoteMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_PromoteMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).PromoteMember(ctx, req.(*PromoteMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Cluster_TransferLeadership_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferLeadershipRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).TransferLeadership(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_TransferLeadership_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).TransferLeadership(ctx, req.(*TransferLeadershipRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -485,6 +611,18 @@ var Cluster_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Join",
 			Handler:    _Cluster_Join_Handler,
+		},
+		{
+			MethodName: "RemoveMember",
+			Handler:    _Cluster_RemoveMember_Handler,
+		},
+		{
+			MethodName: "PromoteMember",
+			Handler:    _Cluster_PromoteMember_Handler,
+		},
+		{
+			MethodName: "TransferLeadership",
+			Handler:    _Cluster_TransferLeadership_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
