@@ -46,6 +46,21 @@ var (
 	// succeed until it is restored. Nothing was proposed. The error is a
 	// *NoQuorumError carrying since when.
 	ErrNoQuorum = errors.New("raftnode: no quorum")
+
+	// ErrInvalidArgument reports a membership request that is malformed, for
+	// example an empty id or address. Nothing was changed.
+	ErrInvalidArgument = errors.New("raftnode: invalid argument")
+
+	// ErrUnknownMember reports that the id named by a membership or
+	// leadership request is not in the cluster's configuration. Nothing was
+	// changed.
+	ErrUnknownMember = errors.New("raftnode: no such member")
+
+	// ErrMembershipRefused reports a membership or leadership change that
+	// conflicts with the current configuration: removing the last voter,
+	// demoting a voter through a non-voter join, or handing leadership to a
+	// non-voter. Nothing was changed; the wrapped message says what to do.
+	ErrMembershipRefused = errors.New("raftnode: membership change refused")
 )
 
 // NoQuorumError is returned, instead of waiting for a timeout, by Apply and

@@ -67,6 +67,7 @@ func (n *Node) syncLeader() {
 			n.leaderLostAt = time.Now()
 		}
 		n.leaderID, n.leaderAddr = NodeID(id), string(addr)
+		n.resetPeerHealthLocked()
 		close(n.leaderCh)
 		n.leaderCh = make(chan struct{})
 	}
@@ -216,5 +217,38 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 		return n.fromRaft(err, f)
 	}
 	n.log.Info("leadership transferred")
+	return nil
+}
+
+// TransferLeadershipTo hands leadership to the voter id and waits for the
+// attempt to finish. An empty id picks the most up-to-date voter, as
+// TransferLeadership does; id naming this leader does nothing. An id not in
+// the configuration is ErrUnknownMember, a non-voter id is refused
+// (ErrMembershipRefused: it cannot lead). It must run on the leader.
+func (n *Node) TransferLeadershipTo(ctx context.Context, id NodeID) error {
+	if id == "" {
+		return n.TransferLeadership(ctx)
+	}
+	s, err := n.member(ctx, "transfer leadership", id)
+	if err != nil {
+		return err
+	}
+	if id == n.id {
+		n.log.Debug("transfer leadership: already the leader")
+		return nil
+	}
+	if s.Suffrage != raft.Voter {
+		return fmt.Errorf("transfer leadership to %s: %w: %s is a non-voter and cannot lead; "+
+			"promote it first", id, ErrMembershipRefused, id)
+	}
+	f := n.raft.LeadershipTransferToServer(s.ID, s.Address)
+	resolved, err := n.await(ctx, f)
+	if !resolved {
+		return fmt.Errorf("transfer leadership to %s: %w", id, err)
+	}
+	if err != nil {
+		return fmt.Errorf("transfer leadership to %s: %w", id, n.fromRaft(err, f))
+	}
+	n.log.Info("leadership transferred", "to", string(id))
 	return nil
 }

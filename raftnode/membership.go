@@ -3,6 +3,7 @@ package raftnode
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -59,11 +60,32 @@ func (n *Node) configuration() ([]raft.Server, error) {
 // registered at raftAddr is a stale entry for a node that was replaced, and
 // is removed first. It must run on the leader.
 func (n *Node) AddVoter(ctx context.Context, id NodeID, raftAddr string) error {
+	return n.add(ctx, id, raftAddr, raft.Voter)
+}
+
+// AddNonvoter adds the node id at raftAddr as a non-voter (a read replica
+// that receives the log but neither votes nor counts towards quorum), or
+// updates its address, and waits until the change is committed. It is
+// idempotent like AddVoter and removes a stale entry at raftAddr the same
+// way. It never demotes: if id is already a voter it returns an error
+// wrapping ErrMembershipRefused and changes nothing. It must run on the
+// leader.
+func (n *Node) AddNonvoter(ctx context.Context, id NodeID, raftAddr string) error {
+	return n.add(ctx, id, raftAddr, raft.Nonvoter)
+}
+
+// add is AddVoter and AddNonvoter.
+func (n *Node) add(ctx context.Context, id NodeID, raftAddr string, suffrage raft.ServerSuffrage) error {
+	what := "add voter"
+	if suffrage == raft.Nonvoter {
+		what = "add non-voter"
+	}
 	if id == "" || raftAddr == "" {
-		return fmt.Errorf("add voter: id and raft address are required")
+		return fmt.Errorf("%s: %w: id and raft address are required (got id %q, raft address %q)",
+			what, ErrInvalidArgument, id, raftAddr)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("add voter %s: %w", id, err)
+		return fmt.Errorf("%s %s: %w", what, id, err)
 	}
 	if n.raft.State() != raft.Leader {
 		return n.notLeader()
@@ -74,61 +96,121 @@ func (n *Node) AddVoter(ctx context.Context, id NodeID, raftAddr string) error {
 	}
 	for _, s := range servers {
 		switch {
-		case NodeID(s.ID) == id && string(s.Address) == raftAddr && s.Suffrage == raft.Voter:
-			n.log.Debug("add voter: already a voter", "member_id", string(id))
+		case NodeID(s.ID) == id && suffrage == raft.Nonvoter && s.Suffrage == raft.Voter:
+			return fmt.Errorf("%s %s: %w: %s is a voter and is never demoted; "+
+				"remove it first to re-add it as a non-voter, or join it without nonvoter",
+				what, id, ErrMembershipRefused, id)
+		case NodeID(s.ID) == id && string(s.Address) == raftAddr && s.Suffrage == suffrage:
+			n.log.Debug(what+": already a member", "member_id", string(id))
 			return nil
 		case NodeID(s.ID) != id && string(s.Address) == raftAddr:
 			n.log.Info("removing stale member at joining node's address",
 				"member_id", string(s.ID), "raft_addr", raftAddr)
 			if err := n.RemoveServer(ctx, NodeID(s.ID)); err != nil {
-				return fmt.Errorf("add voter %s: remove stale member %s: %w", id, s.ID, err)
+				return fmt.Errorf("%s %s: remove stale member %s: %w", what, id, s.ID, err)
 			}
 		}
 	}
 	err = n.changeConfig(ctx, func(timeout time.Duration) raft.IndexFuture {
+		if suffrage == raft.Nonvoter {
+			return n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, timeout)
+		}
 		return n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, timeout)
 	})
 	if err != nil {
-		return fmt.Errorf("add voter %s: %w", id, err)
+		return fmt.Errorf("%s %s: %w", what, id, err)
 	}
-	n.log.Info("added voter", "member_id", string(id), "raft_addr", raftAddr)
+	n.forgetPeer(id)
+	n.log.Info("membership changed: "+what, "member_id", string(id), "raft_addr", raftAddr)
 	return nil
 }
 
-// RemoveServer removes the node id from the cluster and waits until the
-// change is committed. Removing an unknown id does nothing. Removing the
-// leader itself makes it step down (and, like any removed node, shut
-// down). It must run on the leader.
-func (n *Node) RemoveServer(ctx context.Context, id NodeID) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("remove server %s: %w", id, err)
-	}
-	if n.raft.State() != raft.Leader {
-		return n.notLeader()
-	}
-	servers, err := n.configuration()
+// PromoteToVoter makes the non-voter id a voter at its current address and
+// waits until the change is committed. Promoting a voter does nothing; an
+// id not in the configuration is ErrUnknownMember. It must run on the
+// leader.
+func (n *Node) PromoteToVoter(ctx context.Context, id NodeID) error {
+	s, err := n.member(ctx, "promote", id)
 	if err != nil {
 		return err
 	}
-	found := false
-	for _, s := range servers {
-		if NodeID(s.ID) == id {
-			found = true
-			break
-		}
-	}
-	if !found {
-		n.log.Debug("remove server: not a member", "member_id", string(id))
+	if s.Suffrage == raft.Voter {
+		n.log.Debug("promote: already a voter", "member_id", string(id))
 		return nil
+	}
+	return n.AddVoter(ctx, id, string(s.Address))
+}
+
+// RemoveServer removes the node id from the cluster and waits until the
+// change is committed. An id not in the configuration is ErrUnknownMember;
+// removing the only voter is refused (ErrMembershipRefused), since a
+// cluster without voters can never elect a leader again. Removing the
+// leader itself makes it step down (and, like any removed node, shut
+// down). It must run on the leader.
+func (n *Node) RemoveServer(ctx context.Context, id NodeID) error {
+	s, err := n.member(ctx, "remove", id)
+	if err != nil {
+		return err
+	}
+	if s.Suffrage == raft.Voter {
+		servers, err := n.configuration()
+		if err != nil {
+			return err
+		}
+		if countVoters(servers) <= 1 {
+			return fmt.Errorf("remove %s: %w: %s is the last voter and a cluster without voters "+
+				"can never elect a leader; add another voter first", id, ErrMembershipRefused, id)
+		}
 	}
 	err = n.changeConfig(ctx, func(timeout time.Duration) raft.IndexFuture {
 		return n.raft.RemoveServer(raft.ServerID(id), 0, timeout)
 	})
 	if err != nil {
-		return fmt.Errorf("remove server %s: %w", id, err)
+		return fmt.Errorf("remove %s: %w", id, err)
 	}
-	n.log.Info("removed server", "member_id", string(id))
+	n.forgetPeer(id)
+	n.log.Info("membership changed: removed server", "member_id", string(id))
 	return nil
+}
+
+// member checks that a membership call for id can run here (a non-empty
+// id, a live ctx, this node leading) and returns id's configuration entry,
+// or ErrUnknownMember.
+func (n *Node) member(ctx context.Context, what string, id NodeID) (raft.Server, error) {
+	if id == "" {
+		return raft.Server{}, fmt.Errorf("%s: %w: a member id is required", what, ErrInvalidArgument)
+	}
+	if err := ctx.Err(); err != nil {
+		return raft.Server{}, fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	if n.raft.State() != raft.Leader {
+		return raft.Server{}, n.notLeader()
+	}
+	servers, err := n.configuration()
+	if err != nil {
+		return raft.Server{}, err
+	}
+	for _, s := range servers {
+		if NodeID(s.ID) == id {
+			return s, nil
+		}
+	}
+	ids := make([]string, len(servers))
+	for i, s := range servers {
+		ids[i] = string(s.ID)
+	}
+	return raft.Server{}, fmt.Errorf("%s %s: %w: %q is not in the configuration (members: %s); "+
+		"check the id with 'kvctl member list'", what, id, ErrUnknownMember, id, strings.Join(ids, ", "))
+}
+
+func countVoters(servers []raft.Server) int {
+	v := 0
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			v++
+		}
+	}
+	return v
 }
 
 // changeConfig runs one configuration change and waits for it to commit,

@@ -63,8 +63,8 @@ func TestNode_AddVoterIdempotent(t *testing.T) {
 	if err := leader.RemoveServer(ctx, joiner.ID()); err != nil {
 		t.Fatalf("RemoveServer: %v", err)
 	}
-	if err := leader.RemoveServer(ctx, joiner.ID()); err != nil {
-		t.Fatalf("repeated RemoveServer: %v", err)
+	if err := leader.RemoveServer(ctx, joiner.ID()); !errors.Is(err, raftnode.ErrUnknownMember) {
+		t.Fatalf("repeated RemoveServer: err = %v, want ErrUnknownMember", err)
 	}
 	if members, _ := leader.Members(ctx); len(members) != 1 {
 		t.Fatalf("Members after remove = %+v, want 1", members)

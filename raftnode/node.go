@@ -31,6 +31,9 @@ type Node struct {
 	fsm      *fsm
 	observer *raft.Observer
 
+	hbObserver *raft.Observer        // heartbeat failures and resumptions; see peers.go
+	hbCh       chan raft.Observation // size 16, like obsCh
+
 	obsCh chan raft.Observation
 	kick  chan struct{} // size 1: coalesced wake-ups for the readiness loop
 
@@ -53,6 +56,9 @@ type Node struct {
 	readyTerm    uint64        // term whose leader barrier completed on this node
 	readyCh      chan struct{} // closed (and replaced) when readyTerm changes
 	leaderLostAt time.Time     // when a known leader (possibly this node) was last lost
+	// failing maps peers whose heartbeats from this leader fail to their
+	// last successful contact; see peers.go.
+	failing map[NodeID]time.Time
 }
 
 // raftDBFile is the name of the raft log and stable store in DataDir.
@@ -82,6 +88,8 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		cfg:       cfg,
 		log:       logger,
 		obsCh:     make(chan raft.Observation, 16), // absorbs bursts; see startLeadership
+		hbCh:      make(chan raft.Observation, 16), // likewise; see startPeerHealth
+		failing:   make(map[NodeID]time.Time),
 		kick:      make(chan struct{}, 1),
 		started:   make(chan struct{}),
 		stopping:  make(chan struct{}),
@@ -156,6 +164,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	hcl.setPosition(func() (uint64, uint64) { return r.CurrentTerm(), r.CommitIndex() })
 	started = true
 	n.startLeadership()
+	n.startPeerHealth()
 	close(n.started)
 	logger.Info("raft node started", "raft_addr", n.addr, "existing_state", hasState,
 		"index", n.fsm.applied.load())
@@ -279,6 +288,7 @@ func (n *Node) close() error {
 	// Only after raft has stopped: the observer is blocking, so the observe
 	// loop must keep draining until nothing can send to it any more.
 	n.raft.DeregisterObserver(n.observer)
+	n.raft.DeregisterObserver(n.hbObserver)
 	close(n.done)
 	n.wg.Wait()
 	// Close pooled outgoing connections too, so peers' handlers see EOF.
