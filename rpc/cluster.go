@@ -57,9 +57,10 @@ func (s *Server) Status(_ context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusR
 	}, nil
 }
 
-// Join implements kvpb.ClusterServer: the leader adds the node as a voter
-// (a no-op when it already is one at that address) and replicates its client
-// address. A follower forwards the request to the leader.
+// Join implements kvpb.ClusterServer: the leader adds the node as a voter,
+// or a non-voter when asked (a no-op when it already is one at that
+// address), and replicates its client address. A follower forwards the
+// request to the leader.
 func (s *Server) Join(ctx context.Context, req *kvpb.JoinRequest) (*kvpb.JoinResponse, error) {
 	if req.GetId() == "" || req.GetRaftAddr() == "" || req.GetGrpcAddr() == "" {
 		return nil, invalidArgument("join needs id, raft_addr and grpc_addr; got id=%q raft_addr=%q grpc_addr=%q",
@@ -69,7 +70,7 @@ func (s *Server) Join(ctx context.Context, req *kvpb.JoinRequest) (*kvpb.JoinRes
 	if err != nil {
 		return nil, err
 	}
-	if err := s.join(ctx, raftnode.NodeID(req.GetId()), req.GetRaftAddr(), cmd, req.GetGrpcAddr()); err != nil {
+	if err := s.join(ctx, raftnode.NodeID(req.GetId()), req.GetRaftAddr(), req.GetNonvoter(), cmd, req.GetGrpcAddr()); err != nil {
 		return forwardOr(ctx, s, err, true, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.JoinResponse, error) {
 			return kvpb.NewClusterClient(cc).Join(ctx, req, opts...)
 		})
@@ -77,10 +78,14 @@ func (s *Server) Join(ctx context.Context, req *kvpb.JoinRequest) (*kvpb.JoinRes
 	return &kvpb.JoinResponse{Header: s.header()}, nil
 }
 
-// join adds or updates the voter, then records its addresses unless they are
-// already replicated.
-func (s *Server) join(ctx context.Context, id raftnode.NodeID, raftAddr string, metaCmd []byte, grpcAddr string) error {
-	if err := s.node.AddVoter(ctx, id, raftAddr); err != nil {
+// join adds or updates the member, then records its addresses unless they
+// are already replicated.
+func (s *Server) join(ctx context.Context, id raftnode.NodeID, raftAddr string, nonvoter bool, metaCmd []byte, grpcAddr string) error {
+	add := s.node.AddVoter
+	if nonvoter {
+		add = s.node.AddNonvoter
+	}
+	if err := add(ctx, id, raftAddr); err != nil {
 		return err
 	}
 	if meta, ok := s.reader.NodeMeta(string(id)); ok && meta.GRPCAddr == grpcAddr && meta.RaftAddr == raftAddr {

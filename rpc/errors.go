@@ -46,6 +46,13 @@ const (
 	// earlier copy of it may have been. The client must continue under a
 	// new client id.
 	ReasonSessionExpired = "SESSION_EXPIRED"
+	// ReasonUnknownMember: a membership or leadership request named an id
+	// that is not in the configuration (NotFound).
+	ReasonUnknownMember = "UNKNOWN_MEMBER"
+	// ReasonMembershipRefused: a membership or leadership change conflicts
+	// with the configuration (FailedPrecondition): removing the last voter,
+	// demoting a voter, handing leadership to a non-voter. Nothing changed.
+	ReasonMembershipRefused = "MEMBERSHIP_REFUSED"
 	// ReasonStale: a bounded or read-your-writes read was refused because
 	// the node's data may be too old; try another node or the leader.
 	// Metadata carries node_id, applied_index and last_contact_ms.
@@ -93,8 +100,12 @@ func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error()), true
-	case errors.Is(err, store.ErrInvalidArgument):
+	case errors.Is(err, store.ErrInvalidArgument), errors.Is(err, raftnode.ErrInvalidArgument):
 		return status.Error(codes.InvalidArgument, err.Error()), true
+	case errors.Is(err, raftnode.ErrUnknownMember):
+		return withReason(codes.NotFound, err.Error(), ReasonUnknownMember, nil), true
+	case errors.Is(err, raftnode.ErrMembershipRefused):
+		return withReason(codes.FailedPrecondition, err.Error(), ReasonMembershipRefused, nil), true
 	case errors.Is(err, store.ErrRequestTooOld):
 		return withReason(codes.FailedPrecondition, err.Error(), ReasonRequestTooOld, nil), true
 	case errors.Is(err, store.ErrSessionExpired):

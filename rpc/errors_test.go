@@ -48,6 +48,9 @@ func TestToStatus(t *testing.T) {
 		{"status passes through", withReason(codes.Unavailable, "from leader", ReasonNoLeader, nil), codes.Unavailable, ReasonNoLeader, false},
 		{"no quorum", wrap(&raftnode.NoQuorumError{Since: time.Now()}), codes.Unavailable, ReasonNoQuorum, false},
 		{"stale", wrap(&staleReadError{applied: 3, lastContact: -1, why: "never heard from a leader"}), codes.Unavailable, ReasonStale, false},
+		{"membership invalid argument", wrap(raftnode.ErrInvalidArgument), codes.InvalidArgument, "", false},
+		{"unknown member", wrap(raftnode.ErrUnknownMember), codes.NotFound, ReasonUnknownMember, false},
+		{"membership refused", wrap(raftnode.ErrMembershipRefused), codes.FailedPrecondition, ReasonMembershipRefused, false},
 		{"unknown", errors.New("disk on fire"), codes.Internal, "", true},
 	}
 	for _, tt := range tests {

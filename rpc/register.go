@@ -50,7 +50,10 @@ func (s *Server) registerOnce() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req := &kvpb.JoinRequest{Id: string(self.ID), RaftAddr: self.RaftAddr, GrpcAddr: s.cfg.GRPCAddr}
+	// A configured non-voter asks to join as one, unless it has been
+	// promoted since: a non-voter join never demotes, so asking would fail.
+	req := &kvpb.JoinRequest{Id: string(self.ID), RaftAddr: self.RaftAddr, GrpcAddr: s.cfg.GRPCAddr,
+		Nonvoter: s.cfg.NonVoter && !self.Voter}
 	if self.LeaderID == self.ID {
 		_, err := s.Join(ctx, req)
 		if err == nil {

@@ -32,8 +32,18 @@ type Consensus interface {
 	Status() raftnode.Status
 	// Members lists the latest raft configuration.
 	Members(ctx context.Context) ([]raftnode.Member, error)
-	// AddVoter adds or updates a voter (leader only).
+	// AddVoter adds, updates or promotes a voter (leader only).
 	AddVoter(ctx context.Context, id raftnode.NodeID, raftAddr string) error
+	// AddNonvoter adds or updates a non-voter and never demotes a voter
+	// (leader only).
+	AddNonvoter(ctx context.Context, id raftnode.NodeID, raftAddr string) error
+	// PromoteToVoter makes a non-voter a voter (leader only).
+	PromoteToVoter(ctx context.Context, id raftnode.NodeID) error
+	// RemoveServer removes a member (leader only).
+	RemoveServer(ctx context.Context, id raftnode.NodeID) error
+	// TransferLeadershipTo hands leadership to id, or to the most
+	// up-to-date voter when id is empty (leader only).
+	TransferLeadershipTo(ctx context.Context, id raftnode.NodeID) error
 	// LeaderChanged returns a channel closed at the next leadership change.
 	LeaderChanged() <-chan struct{}
 	// WaitApplied waits until the state machine has applied index.
@@ -67,6 +77,9 @@ type Config struct {
 	// JoinAddrs are client gRPC addresses of existing members that this node
 	// asks to add it to the cluster; empty when the node was bootstrapped.
 	JoinAddrs []string
+	// NonVoter makes this node join as a non-voter (a read replica) rather
+	// than a voter. Once promoted it re-registers as a voter. Default false.
+	NonVoter bool
 	// ForwardTimeout bounds one forwarded call when the caller's context has
 	// no deadline. 0 means 10s.
 	ForwardTimeout time.Duration
