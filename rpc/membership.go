@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc"
 
@@ -49,4 +50,27 @@ func (s *Server) TransferLeadership(ctx context.Context, req *kvpb.TransferLeade
 		})
 	}
 	return &kvpb.TransferLeadershipResponse{Header: s.header()}, nil
+}
+
+// ProbeMember asks member id, at its replicated client address, for the
+// index its state machine has applied (its Status). The leader's
+// autopilot uses it to tell whether a non-voter has caught up. It reuses
+// the forwarding connections.
+func (s *Server) ProbeMember(ctx context.Context, id raftnode.NodeID) (uint64, error) {
+	addr := s.leaderAddr(id)
+	if addr == "" {
+		return 0, fmt.Errorf("probe %s: its client address is not registered yet", id)
+	}
+	cc, err := s.fwd.conn(addr)
+	if err != nil {
+		return 0, fmt.Errorf("probe %s: %w", id, err)
+	}
+	st, err := kvpb.NewClusterClient(cc).Status(ctx, &kvpb.StatusRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("probe %s at %s: %w", id, addr, err)
+	}
+	if st.GetId() != string(id) {
+		return 0, fmt.Errorf("probe %s at %s: answered by %q", id, addr, st.GetId())
+	}
+	return st.GetAppliedIndex(), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/raftkv/raftkv/autopilot"
 	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/raftnode"
 )
@@ -41,6 +42,21 @@ type Config struct {
 	// quick election instead of an election timeout. kvd enables it; tests
 	// that simulate crashes leave it off.
 	HandOffLeadership bool
+	// NonVoter makes a joining node (JoinAddrs set) join as a non-voter: a
+	// read replica that replicates everything and serves stale and bounded
+	// reads, forwards writes and linearizable reads, and neither votes nor
+	// counts towards quorum. It cannot be combined with Raft.Bootstrap.
+	// Default false.
+	NonVoter bool
+	// LeaveOnTerminate makes Close, after handing off leadership if this
+	// node leads, ask the leader to remove this node from the configuration,
+	// so a node shut down for good does not count towards quorum. A node
+	// that left must join again to come back. Default false.
+	LeaveOnTerminate bool
+	// Autopilot configures the leader's auto-promotion of non-voters
+	// (TargetVoters) and dead-member cleanup (DeadMemberTimeout). Both are
+	// off by default; see the autopilot package and docs/runbook.md.
+	Autopilot autopilot.Config
 	// Logger receives all logs; nil discards them.
 	Logger *slog.Logger
 	// Registry receives the node's Prometheus metrics, served on /metrics;
@@ -81,6 +97,15 @@ func (c Config) Validate() error {
 	}
 	if c.Raft.Bootstrap && len(c.JoinAddrs) > 0 {
 		errs = append(errs, errors.New("bootstrap and join are exclusive: bootstrap forms a new cluster, join enters an existing one"))
+	}
+	if c.NonVoter && c.Raft.Bootstrap {
+		errs = append(errs, errors.New("nonvoter and bootstrap are exclusive: a bootstrapped node is a voter; join a non-voter to an existing cluster"))
+	}
+	if c.NonVoter && len(c.JoinAddrs) == 0 {
+		errs = append(errs, errors.New("nonvoter needs join addresses: a non-voter joins an existing cluster"))
+	}
+	if err := c.Autopilot.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("autopilot: %w", err))
 	}
 	rc := c.raftConfig()
 	if err := rc.Validate(); err != nil {

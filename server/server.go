@@ -36,6 +36,8 @@ type Server struct {
 	hlis net.Listener
 	mon  *monitoring // metrics registry and collectors; see monitoring.go
 
+	stopPilot context.CancelFunc // stops the autopilot loop; nil when it is off
+
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup
@@ -77,6 +79,7 @@ func Start(cfg Config) (s *Server, err error) {
 	s.api, err = rpc.NewServer(rpc.Config{
 		GRPCAddr:  s.GRPCAddr(),
 		JoinAddrs: cfg.JoinAddrs,
+		NonVoter:  cfg.NonVoter,
 		Logger:    log,
 	}, s.node, s.st)
 	if err != nil {
@@ -86,6 +89,9 @@ func Start(cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.api.Start()
+	if err := s.startAutopilot(); err != nil {
+		return nil, err
+	}
 	s.gs = rpc.NewGRPCServer(s.api, s.mon.grpc.ServerOptions()...)
 	s.mon.grpc.Initialize(s.gs)
 	s.serve("grpc", func() error { return s.gs.Serve(s.lis) })
@@ -147,6 +153,16 @@ func (s *Server) Store() *store.Store { return s.st }
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		if s.stopPilot != nil {
+			s.stopPilot()
+		}
+		if s.cfg.LeaveOnTerminate && s.api != nil && s.node != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+			if err := s.Leave(ctx); err != nil {
+				s.log.Warn("leaving the cluster before stopping failed", "err", err)
+			}
+			cancel()
+		}
 		if s.api != nil {
 			errs = append(errs, s.api.Close())
 		}
