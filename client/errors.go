@@ -49,6 +49,14 @@ var (
 	// its data was older than the bound (WithMaxStaleness) or had not caught
 	// up with this client's writes (read-your-writes) in time.
 	ErrStale = errors.New("every member is too stale for this read")
+	// ErrUnknownMember means a membership or leadership call named an id
+	// that is not in the cluster's configuration. Nothing was changed.
+	ErrUnknownMember = errors.New("no such member")
+	// ErrMembershipRefused means the cluster refused a membership or
+	// leadership change that conflicts with its configuration (removing the
+	// last voter, demoting a voter, handing leadership to a non-voter).
+	// Nothing was changed; the message says what to do instead.
+	ErrMembershipRefused = errors.New("membership change refused")
 )
 
 // NoQuorumError is returned (possibly wrapped) when a write or a
@@ -87,6 +95,8 @@ const (
 	reasonStale          = "STALE"
 	reasonRequestTooOld  = "REQUEST_TOO_OLD"
 	reasonSessionExpired = "SESSION_EXPIRED"
+	reasonUnknownMember  = "UNKNOWN_MEMBER"
+	reasonRefused        = "MEMBERSHIP_REFUSED"
 )
 
 // failure is one failed attempt, decoded from its gRPC status.
@@ -131,6 +141,9 @@ func classify(target string, err error) failure {
 func (f failure) toError(write, sent bool) error {
 	switch f.code {
 	case codes.NotFound:
+		if f.reason == reasonUnknownMember {
+			return withDetail(ErrUnknownMember, f.msg)
+		}
 		return withDetail(ErrNotFound, f.msg)
 	case codes.InvalidArgument:
 		return withDetail(ErrInvalidArgument, f.msg)
@@ -139,6 +152,8 @@ func (f failure) toError(write, sent bool) error {
 		case reasonNotLeader:
 			return fmt.Errorf("%w: %s is not the leader (leader %q at %q): %s",
 				ErrUnavailable, f.target, f.leaderID, f.leaderAddr, f.msg)
+		case reasonRefused:
+			return withDetail(ErrMembershipRefused, f.msg)
 		case reasonRequestTooOld, reasonSessionExpired:
 			// The server can no longer tell whether an earlier attempt was
 			// applied; this one was not, and the id will never apply now.

@@ -73,6 +73,8 @@ func TestFailure_ToError(t *testing.T) {
 		{"other precondition", status.Error(codes.FailedPrecondition, "nope"), writeSent, nil, []error{ErrUnavailable, ErrOutcomeUnknown}},
 		{"request too old", raftkvErr(codes.FailedPrecondition, reasonRequestTooOld, nil), writeSent, []error{ErrOutcomeUnknown}, []error{ErrUnavailable}},
 		{"session expired", raftkvErr(codes.FailedPrecondition, reasonSessionExpired, nil), writeSent, []error{ErrOutcomeUnknown}, []error{ErrUnavailable}},
+		{"unknown member", raftkvErr(codes.NotFound, reasonUnknownMember, nil), read, []error{ErrUnknownMember}, []error{ErrNotFound}},
+		{"membership refused", raftkvErr(codes.FailedPrecondition, reasonRefused, nil), read, []error{ErrMembershipRefused}, []error{ErrUnavailable}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
