@@ -170,9 +170,10 @@ func (a *Autopilot) step(ctx context.Context, now time.Time) error {
 
 // deadToRemove picks a member to remove: one the leader has not heard from
 // for DeadMemberTimeout, non-voters first. A voter qualifies only if the
-// voters still answering heartbeats are a majority of the configuration
-// that would remain without it, so a removal can never cost the cluster
-// its quorum (and never removes the last voter).
+// voters still answering heartbeats are a majority both of the current
+// configuration and of the one that would remain without it, so a removal
+// can never cost the cluster its quorum (and never removes the last
+// voter).
 func (a *Autopilot) deadToRemove(members []raftnode.Member, failing map[raftnode.NodeID]time.Time, now time.Time) (raftnode.NodeID, bool) {
 	voters, healthyVoters := 0, 0
 	var deadVoters, deadNonvoters []raftnode.NodeID
@@ -203,7 +204,7 @@ func (a *Autopilot) deadToRemove(members []raftnode.Member, failing map[raftnode
 		return "", false
 	}
 	remaining := voters - 1
-	if remaining < 1 || healthyVoters < remaining/2+1 {
+	if remaining < 1 || healthyVoters < voters/2+1 || healthyVoters < remaining/2+1 {
 		a.log.Warn("not removing dead voter: the healthy voters would not be a majority of the rest",
 			"member_id", string(deadVoters[0]), "voters", voters, "healthy_voters", healthyVoters)
 		return "", false

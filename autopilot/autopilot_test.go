@@ -61,7 +61,8 @@ func TestAutopilot_DeadMemberSafety(t *testing.T) {
 		{"three voters, two dead: no majority left", 3, 0, map[raftnode.NodeID]time.Time{"n2": long, "n3": long}, nil},
 		{"five voters, two dead", 5, 0, map[raftnode.NodeID]time.Time{"n4": long, "n5": long}, []raftnode.NodeID{"n4"}},
 		{"five voters, two dead, one more failing", 5, 0, map[raftnode.NodeID]time.Time{"n3": short, "n4": long, "n5": long}, nil},
-		{"two voters, one dead: would leave one healthy of one", 2, 0, map[raftnode.NodeID]time.Time{"n2": long}, []raftnode.NodeID{"n2"}},
+		{"two voters, one dead: no majority now", 2, 0, map[raftnode.NodeID]time.Time{"n2": long}, nil},
+		{"four voters, one dead", 4, 0, map[raftnode.NodeID]time.Time{"n4": long}, []raftnode.NodeID{"n4"}},
 		{"dead non-voter first", 3, 1, map[raftnode.NodeID]time.Time{"n3": long, "n4": long}, []raftnode.NodeID{"n4"}},
 		{"self never", 1, 0, map[raftnode.NodeID]time.Time{"n1": long}, nil},
 	}

@@ -76,6 +76,41 @@ func StartCluster(t testing.TB, n int, tweak func(*server.Config)) *Cluster {
 	return c
 }
 
+// Join starts one more node, n<Size()+1>, that joins the cluster through
+// the client addresses of the running nodes (as kvd --join does), and
+// returns its index. tweak, if not nil, may adjust its configuration, for
+// example to make it a non-voter. Join does not wait for the node to be
+// added; see WaitRegistered.
+func (c *Cluster) Join(tweak func(*server.Config)) int {
+	c.t.Helper()
+	addrs := FreeAddrs(c.t, 2)
+	cfg := server.DefaultConfig()
+	cfg.NodeID = fmt.Sprintf("n%d", len(c.cfgs)+1)
+	cfg.DataDir = filepath.Join(c.dir, cfg.NodeID)
+	cfg.GRPCAddr = addrs[0]
+	cfg.Raft = FastRaft()
+	cfg.Raft.RaftBindAddr = addrs[1]
+	for i := range c.cfgs {
+		if c.Node(i) != nil {
+			cfg.JoinAddrs = append(cfg.JoinAddrs, c.cfgs[i].GRPCAddr)
+		}
+	}
+	cfg.Logger = raftnodetest.LoggerAt(c.t, slog.LevelInfo).With("node", cfg.NodeID)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	c.mu.Lock()
+	c.cfgs = append(c.cfgs, cfg)
+	c.nodes = append(c.nodes, nil)
+	c.mu.Unlock()
+	i := len(c.cfgs) - 1
+	c.Start(i)
+	return i
+}
+
+// Config returns node i's configuration (a copy).
+func (c *Cluster) Config(i int) server.Config { return c.cfgs[i] }
+
 // WaitRegistered waits until a leader is agreed on and every running node's
 // client address is replicated to every running node, so that clients can
 // find any member from any other.
