@@ -37,7 +37,7 @@ func (f *fakeNode) RemoveServer(_ context.Context, id raftnode.NodeID) error {
 func members(voters, nonvoters int) []raftnode.Member {
 	var ms []raftnode.Member
 	for i := range voters + nonvoters {
-		ms = append(ms, raftnode.Member{ID: raftnode.NodeID(string(rune('1'+i))), Voter: i < voters})
+		ms = append(ms, raftnode.Member{ID: raftnode.NodeID(string(rune('1' + i))), Voter: i < voters})
 	}
 	for i := range ms {
 		ms[i].ID = "n" + ms[i].ID
