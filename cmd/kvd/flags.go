@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/raftkv/raftkv/server"
 )
@@ -36,6 +37,11 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.BoolVar(&cfg.Raft.Bootstrap, "bootstrap", false, "form a new cluster on first start (ignored when data exists)")
 	initial := fs.String("initial-cluster", "", "with --bootstrap: every voter as id=raft-addr,... (default: this node alone)")
 	join := fs.String("join", "", "client gRPC addresses of existing members to join through, comma-separated")
+	fs.BoolVar(&cfg.NonVoter, "nonvoter", false, "with --join: join as a non-voter (a read replica that neither votes nor counts towards quorum)")
+	fs.BoolVar(&cfg.LeaveOnTerminate, "leave-on-terminate", false, "on SIGTERM, hand off leadership, then ask the leader to remove this node from the cluster")
+	fs.IntVar(&cfg.Autopilot.TargetVoters, "target-voters", 0, "while leading, promote caught-up non-voters until there are this many voters (0: off)")
+	fs.DurationVar(&cfg.Autopilot.DeadMemberTimeout, "dead-member-timeout", 0, "while leading, remove a member not heard from for this long, if quorum stays safe (0: off; see docs/runbook.md)")
+	fs.DurationVar(&cfg.Autopilot.StabilizationTime, "stabilization-time", 10*time.Second, "how long a non-voter must stay healthy and caught up before --target-voters promotes it")
 	fs.DurationVar(&cfg.Raft.HeartbeatTimeout, "heartbeat-timeout", cfg.Raft.HeartbeatTimeout, "raft heartbeat timeout")
 	fs.DurationVar(&cfg.Raft.ElectionTimeout, "election-timeout", cfg.Raft.ElectionTimeout, "raft election timeout")
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
