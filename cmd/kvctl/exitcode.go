@@ -18,6 +18,7 @@ const (
 	exitUnavailable    = 4 // no leader, no quorum, too stale, timeout, or members unreachable
 	exitOutcomeUnknown = 5 // a write may or may not have been applied
 	exitCondition      = 6 // a conditional write (cas, --mod-index) found the key otherwise
+	exitRefused        = 7 // the cluster refused a membership or leadership change
 )
 
 // exitCodesHelp documents the exit codes for `kvctl --help` and the README.
@@ -25,7 +26,7 @@ const exitCodesHelp = `Exit codes:
   0  success
   1  other error
   2  usage error or invalid argument (bad flag or arguments, invalid key or value)
-  3  key not found
+  3  key not found, or no member with that id (member, leader transfer)
   4  cluster unavailable: no leader, no quorum (writes and linearizable
      reads are refused while a majority is down; stale reads still work),
      every member too stale for a bounded read, timeout, or members
@@ -34,7 +35,10 @@ const exitCodesHelp = `Exit codes:
      command timed out while kvctl was still retrying it), so read the key
      back before writing it again
   6  condition failed: "cas" found another value, or "put/del --mod-index"
-     another mod index (or the key missing or present); nothing was written`
+     another mod index (or the key missing or present); nothing was written
+  7  membership change refused: it conflicts with the configuration
+     (removing the last voter, demoting a voter, transferring leadership
+     to a non-voter); nothing was changed`
 
 // conditionError reports a conditional write whose condition did not hold.
 // It is not a client error (the client returns such outcomes as values);
@@ -70,8 +74,10 @@ func exitCode(err error) int {
 		return exitCondition
 	case errors.Is(err, client.ErrInvalidArgument):
 		return exitUsage
-	case errors.Is(err, client.ErrNotFound):
+	case errors.Is(err, client.ErrNotFound), errors.Is(err, client.ErrUnknownMember):
 		return exitNotFound
+	case errors.Is(err, client.ErrMembershipRefused):
+		return exitRefused
 	case errors.Is(err, client.ErrNoLeader),
 		errors.Is(err, client.ErrNoQuorum),
 		errors.Is(err, client.ErrStale),

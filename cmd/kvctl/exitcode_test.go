@@ -30,6 +30,8 @@ func TestExitCode(t *testing.T) {
 		{"condition failed", fmt.Errorf("cas %q: %w", "k", conditionError{"the value differs"}), exitCondition},
 		{"no quorum", fmt.Errorf("put: %w", &client.NoQuorumError{NodeID: "n2"}), exitUnavailable},
 		{"stale", fmt.Errorf("get: %w", client.ErrStale), exitUnavailable},
+		{"unknown member", fmt.Errorf("remove member n9: %w", client.ErrUnknownMember), exitNotFound},
+		{"membership refused", fmt.Errorf("remove member n1: %w", client.ErrMembershipRefused), exitRefused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,8 @@ type fakeClient struct {
 	opts    int                       // read options passed to the last Get or List
 	header  *client.Header            // if set, the header of Get and List answers
 	closed  bool
+	changes []string // membership calls, e.g. "add n4 r g nonvoter=true"
+	memErr  error    // if set, every membership call fails with it
 }
 
 var testHeader = client.Header{NodeID: "n1", LeaderID: "n1", LeaderAddr: "127.0.0.1:7001", Term: 2, AppliedIndex: 9}
@@ -210,4 +212,30 @@ func runWith(t *testing.T, fc *fakeClient, env map[string]string, args ...string
 	}
 	code := a.execute(args)
 	return result{code, stdout.String(), stderr.String()}
+}
+
+func (f *fakeClient) change(c string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.memErr != nil {
+		return f.memErr
+	}
+	f.changes = append(f.changes, c)
+	return nil
+}
+
+func (f *fakeClient) AddMember(_ context.Context, id, raftAddr, grpcAddr string, nonvoter bool) error {
+	return f.change(fmt.Sprintf("add %s %s %s nonvoter=%v", id, raftAddr, grpcAddr, nonvoter))
+}
+
+func (f *fakeClient) RemoveMember(_ context.Context, id string) error {
+	return f.change("remove " + id)
+}
+
+func (f *fakeClient) PromoteMember(_ context.Context, id string) error {
+	return f.change("promote " + id)
+}
+
+func (f *fakeClient) TransferLeadership(_ context.Context, toID string) error {
+	return f.change("transfer " + toID)
 }

@@ -21,6 +21,9 @@ type printer interface {
 	cas(w io.Writer, key string) error
 	members(w io.Writer, ms []client.Member) error
 	status(w io.Writer, rows []statusRow) error
+	// done reports a change that has no result but its success (member
+	// add/remove/promote, leader transfer).
+	done(w io.Writer, msg string) error
 }
 
 // newPrinter returns the printer for a --write-out value.
@@ -344,4 +347,21 @@ func (jsonPrinter) status(w io.Writer, rows []statusRow) error {
 		out.Members = append(out.Members, js)
 	}
 	return emit(w, out)
+}
+
+func (simplePrinter) done(w io.Writer, msg string) error {
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}
+
+func (tablePrinter) done(w io.Writer, msg string) error {
+	_, err := fmt.Fprintln(w, msg)
+	return err
+}
+
+func (jsonPrinter) done(w io.Writer, msg string) error {
+	return emit(w, struct {
+		OK      bool   `json:"ok"`
+		Message string `json:"message"`
+	}{true, msg})
 }

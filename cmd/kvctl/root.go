@@ -32,6 +32,10 @@ type kvClient interface {
 	List(ctx context.Context, prefix string, opts ...client.ReadOption) (*client.ListResponse, error)
 	Members(ctx context.Context) ([]client.Member, error)
 	Status(ctx context.Context, endpoint string) (*client.Status, error)
+	AddMember(ctx context.Context, id, raftAddr, grpcAddr string, nonvoter bool) error
+	RemoveMember(ctx context.Context, id string) error
+	PromoteMember(ctx context.Context, id string) error
+	TransferLeadership(ctx context.Context, toID string) error
 	Close() error
 }
 
@@ -106,7 +110,8 @@ conditional. Gets and lists are linearizable by default
 (served by the leader); "get --consistency stale|bounded" reads from any
 member instead, and keeps working when the cluster has lost its quorum.
 kvctl learns the members and the leader from any reachable endpoint and
-fails over when the leader changes, within --command-timeout.
+fails over when the leader changes, within --command-timeout. "member"
+adds, promotes and removes members; "leader transfer" moves leadership.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
@@ -141,7 +146,7 @@ fails over when the leader changes, within --command-timeout.
 	f.StringVarP(&a.writeOut, "write-out", "w", "simple", "output format: simple, table or json (json values are base64)")
 	f.BoolVar(&a.debug, "debug", false, "log the client's retries and leader changes to stderr")
 
-	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.casCmd(), a.memberCmd(), a.clusterCmd(), a.benchCmd())
+	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.casCmd(), a.memberCmd(), a.leaderCmd(), a.clusterCmd(), a.benchCmd())
 	return root
 }
 
