@@ -50,10 +50,19 @@ func (s *Server) registerOnce() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// A configured non-voter asks to join as one, unless it has been
-	// promoted since: a non-voter join never demotes, so asking would fail.
-	req := &kvpb.JoinRequest{Id: string(self.ID), RaftAddr: self.RaftAddr, GrpcAddr: s.cfg.GRPCAddr,
-		Nonvoter: s.cfg.NonVoter && !self.Voter}
+	// A node not yet in the configuration joins as configured. A member
+	// keeps the suffrage it has: an operator may have added it as a
+	// non-voter (kvctl member add --nonvoter) or promoted it since, and
+	// registering its address must neither promote nor (it cannot) demote.
+	nonvoter := s.cfg.NonVoter
+	if ms, err := s.node.Members(ctx); err == nil {
+		for _, m := range ms {
+			if m.ID == self.ID {
+				nonvoter = !m.Voter
+			}
+		}
+	}
+	req := &kvpb.JoinRequest{Id: string(self.ID), RaftAddr: self.RaftAddr, GrpcAddr: s.cfg.GRPCAddr, Nonvoter: nonvoter}
 	if self.LeaderID == self.ID {
 		_, err := s.Join(ctx, req)
 		if err == nil {
