@@ -20,6 +20,7 @@ func TestImportBoundaries(t *testing.T) {
 	}{
 		{"store", false, []string{"github.com/hashicorp/raft", "google.golang.org/grpc", mod + "raftnode", mod + "rpc", mod + "proto/kvpb", mod + "client"}},
 		{"raftnode", false, []string{"google.golang.org/grpc", mod + "store", mod + "rpc", mod + "proto", mod + "client"}},
+		{"autopilot", true, []string{"github.com/hashicorp/raft", "google.golang.org/grpc", mod + "store", mod + "rpc", mod + "proto", mod + "client", mod + "server"}},
 		{"rpc", true, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "client"}},
 		{"client", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "proto/fsmpb"}},
 		{"gateway", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
