@@ -24,6 +24,7 @@ func TestImportBoundaries(t *testing.T) {
 		{"rpc", true, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "client"}},
 		{"client", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "proto/fsmpb"}},
 		{"gateway", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
+		{"tlsconfig", false, []string{"github.com/hashicorp/raft", "google.golang.org/grpc", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "client", mod + "proto"}},
 		{"cmd/kvctl", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
 	}
 	for _, r := range rules {
