@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,15 @@ type Config struct {
 	// literal (not a host name: raft's TCP transport advertises an IP) with
 	// a non-zero port.
 	RaftAdvertiseAddr string
+
+	// TLS, when not nil, runs raft traffic over mutual TLS: the listener
+	// must require and verify peer certificates (ClientAuth
+	// RequireAndVerifyClientCert with ClientCAs), and dialing presents
+	// this node's certificate and verifies the peer against RootCAs, for
+	// the peer's raft IP (so peer certificates need IP SANs). Build it
+	// with tlsconfig.Info.PeerConfig. Nil means plaintext TCP. Every
+	// member must agree: a TLS node and a plaintext node cannot talk.
+	TLS *tls.Config
 
 	// DataDir holds raft.db (the raft-boltdb/v2 log and stable store) and
 	// snapshots/ (raft's FileSnapshotStore). It is created if missing. It
@@ -169,6 +179,9 @@ func (c Config) Validate() error {
 	}
 	if c.SnapshotRetain < 1 {
 		add("SnapshotRetain must be >= 1, got %d", c.SnapshotRetain)
+	}
+	if c.TLS != nil && c.TLS.ClientAuth != tls.RequireAndVerifyClientCert {
+		add("TLS must require and verify peer certificates (ClientAuth RequireAndVerifyClientCert)")
 	}
 	if c.DefaultTimeout <= 0 {
 		add("DefaultTimeout must be positive, got %v", c.DefaultTimeout)

@@ -1,6 +1,8 @@
 package raftnode
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -9,8 +11,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// newTransport binds raft's TCP transport. With no advertise address the
-// bound address is advertised, which makes port 0 usable.
+// transportTimeout is the I/O deadline of a single raft RPC;
+// InstallSnapshot scales it by size.
+const transportTimeout = 10 * time.Second
+
+// newTransport binds raft's network transport: plain TCP, or mutual TLS
+// when cfg.TLS is set. With no advertise address the bound address is
+// advertised, which makes port 0 usable.
 func newTransport(cfg Config, hcl hclog.Logger) (*raft.NetworkTransport, error) {
 	var advertise net.Addr
 	if cfg.RaftAdvertiseAddr != "" {
@@ -20,14 +27,88 @@ func newTransport(cfg Config, hcl hclog.Logger) (*raft.NetworkTransport, error) 
 		}
 		advertise = a
 	}
-	trans, err := raft.NewTCPTransportWithConfig(cfg.RaftBindAddr, advertise, &raft.NetworkTransportConfig{
+	if cfg.TLS == nil {
+		trans, err := raft.NewTCPTransportWithConfig(cfg.RaftBindAddr, advertise, &raft.NetworkTransportConfig{
+			Logger:  hcl,
+			MaxPool: 3,
+			Timeout: transportTimeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start raft transport on %s: %w", cfg.RaftBindAddr, err)
+		}
+		return trans, nil
+	}
+	stream, err := newTLSStreamLayer(cfg.RaftBindAddr, advertise, cfg.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("start raft TLS transport on %s: %w", cfg.RaftBindAddr, err)
+	}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
 		Logger:  hcl,
 		MaxPool: 3,
-		// I/O deadline for a single RPC; InstallSnapshot scales it by size.
-		Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start raft transport on %s: %w", cfg.RaftBindAddr, err)
+		Timeout: transportTimeout,
+	}), nil
+}
+
+// tlsStreamLayer is a raft.StreamLayer over mutual TLS. The listener
+// requires every peer to present a certificate that verifies against the
+// configuration's ClientCAs; Dial presents this node's certificate and
+// verifies the peer's against RootCAs, for the IP it dials. A peer that
+// fails either check never gets a single raft message through: raft sees a
+// connection that fails on its first read or write.
+type tlsStreamLayer struct {
+	ln        net.Listener // the TLS listener
+	advertise net.Addr
+	cfg       *tls.Config
+}
+
+// Compile-time check that tlsStreamLayer is a raft stream layer.
+var _ raft.StreamLayer = (*tlsStreamLayer)(nil)
+
+func newTLSStreamLayer(bind string, advertise net.Addr, cfg *tls.Config) (*tlsStreamLayer, error) {
+	if cfg.ClientAuth != tls.RequireAndVerifyClientCert {
+		return nil, errors.New("raft TLS config must require and verify client certificates")
 	}
-	return trans, nil
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	if advertise == nil {
+		advertise = ln.Addr()
+	}
+	// raft's TCP transport refuses to advertise an unspecified address;
+	// Config.Validate has already ensured this, but fail closed anyway.
+	if a, ok := advertise.(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("raft advertise address %v is not dialable", advertise)
+	}
+	return &tlsStreamLayer{ln: tls.NewListener(ln, cfg), advertise: advertise, cfg: cfg}, nil
+}
+
+// Accept returns the next incoming connection. The TLS handshake runs on
+// the connection's first read, in raft's per-connection goroutine, so a slow
+// or hostile peer cannot stall the accept loop.
+func (l *tlsStreamLayer) Accept() (net.Conn, error) { return l.ln.Accept() }
+
+// Close stops the listener.
+func (l *tlsStreamLayer) Close() error { return l.ln.Close() }
+
+// Addr is the advertised raft address.
+func (l *tlsStreamLayer) Addr() net.Addr { return l.advertise }
+
+// Dial connects to a peer and completes the handshake within timeout.
+func (l *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(string(address))
+	if err != nil {
+		return nil, fmt.Errorf("raft peer address %q: %w", address, err)
+	}
+	cfg := l.cfg.Clone()
+	cfg.ServerName = host // raft addresses are IPs: the peer needs an IP SAN
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
+	// tls.Dialer applies the net.Dialer timeout to the handshake as well.
+	conn, err := d.Dial("tcp", string(address))
+	if err != nil {
+		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
+	}
+	return conn, nil
 }
