@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -22,16 +24,30 @@ import (
 // nodes cannot bounce a request between them.
 const forwardedKey = "raftkv-forwarded"
 
-// forwarder keeps one client connection per leader address.
+// forwarder keeps one client connection per member address, for forwarding
+// and joining.
 type forwarder struct {
 	timeout time.Duration
+	creds   credentials.TransportCredentials
 
 	mu    sync.Mutex // guards conns
 	conns map[string]*grpc.ClientConn
 }
 
-func newForwarder(timeout time.Duration) *forwarder {
-	return &forwarder{timeout: timeout, conns: make(map[string]*grpc.ClientConn)}
+// newForwarder dials members with TLS when tlsCfg is not nil, else in
+// plaintext.
+func newForwarder(timeout time.Duration, tlsCfg *tls.Config) *forwarder {
+	return &forwarder{timeout: timeout, creds: PeerCredentials(tlsCfg), conns: make(map[string]*grpc.ClientConn)}
+}
+
+// PeerCredentials are the transport credentials a node uses to call another
+// node's client port: TLS with cfg (cloned; gRPC fills in the server name
+// from the address dialled), or plaintext when cfg is nil.
+func PeerCredentials(cfg *tls.Config) credentials.TransportCredentials {
+	if cfg == nil {
+		return insecure.NewCredentials()
+	}
+	return credentials.NewTLS(cfg.Clone())
 }
 
 // conn returns a (lazily connecting) connection to addr.
@@ -41,9 +57,9 @@ func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := f.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds))
 	if err != nil {
-		return nil, fmt.Errorf("dial leader %s: %w", addr, err)
+		return nil, fmt.Errorf("dial member %s: %w", addr, err)
 	}
 	f.conns[addr] = c
 	return c, nil

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,11 @@ type Config struct {
 	// NonVoter makes this node join as a non-voter (a read replica) rather
 	// than a voter. Once promoted it re-registers as a voter. Default false.
 	NonVoter bool
+	// PeerTLS, when not nil, is used to call other members' client ports
+	// (forwarding to the leader, joining, self-registration): it verifies
+	// their server certificates and presents this node's certificate when
+	// they require client certificates. Nil means plaintext.
+	PeerTLS *tls.Config
 	// ForwardTimeout bounds one forwarded call when the caller's context has
 	// no deadline. 0 means 10s.
 	ForwardTimeout time.Duration
@@ -147,7 +153,7 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 		reader: reader,
 		log:    log,
 		health: health.NewServer(),
-		fwd:    newForwarder(cfg.ForwardTimeout),
+		fwd:    newForwarder(cfg.ForwardTimeout, cfg.PeerTLS),
 		done:   make(chan struct{}),
 	}, nil
 }
