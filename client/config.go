@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -40,6 +41,15 @@ type Config struct {
 	// Endpoints are host:port client gRPC addresses of one or more cluster
 	// members. Required. The rest of the membership is learned from them.
 	Endpoints []string
+	// TLS, when not nil, secures every connection to the cluster: it
+	// verifies the members' server certificates (RootCAs; the system roots
+	// when nil) and presents a client certificate (Certificates or
+	// GetClientCertificate) when the cluster requires one. gRPC sets the
+	// server name from each address, so member certificates need SANs for
+	// the addresses used (IP SANs for IP addresses). The client clones it.
+	// Nil means plaintext. tlsconfig.Info.ClientConfig builds one from
+	// PEM files.
+	TLS *tls.Config
 	// DialTimeout bounds one connection attempt to one member; a member that
 	// cannot be reached within it is skipped for another. 0 means 2s.
 	DialTimeout time.Duration
