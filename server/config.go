@@ -13,6 +13,7 @@ import (
 	"github.com/raftkv/raftkv/autopilot"
 	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/tlsconfig"
 )
 
 // Config describes one node. Zero values are filled from DefaultConfig by
@@ -32,7 +33,23 @@ type Config struct {
 	// HTTPAddr is the admin HTTP listen address (/livez, /readyz, /status,
 	// /metrics, the status page at /); "" disables it.
 	HTTPAddr string
-	// Raft configures consensus; its ID, DataDir and Logger are set by Start.
+	// ClientTLS secures the client gRPC port: CertFile and KeyFile are the
+	// server certificate (TLS is off when they are empty); with
+	// ClientCertAuth every client must present a certificate signed by
+	// TrustedCAFile. Members also dial each other's client ports
+	// (forwarding, joining, the status page): they verify the server
+	// against TrustedCAFile (the system roots when empty) and present
+	// CertFile, which therefore needs the clientAuth extended key usage
+	// when ClientCertAuth is on.
+	ClientTLS tlsconfig.Info
+	// PeerTLS secures raft traffic with mutual TLS: every member presents
+	// CertFile and requires the others' certificates to be signed by
+	// TrustedCAFile (ClientCertAuth is implied). All three files are needed;
+	// all empty means plaintext raft. Peer certificates need IP SANs for
+	// the raft addresses, and both the serverAuth and clientAuth usages.
+	PeerTLS tlsconfig.Info
+	// Raft configures consensus; its ID, DataDir, Logger and TLS are set by
+	// Start.
 	Raft raftnode.Config
 	// JoinAddrs are client gRPC addresses of existing members to join
 	// through when this node is not bootstrapped.
@@ -107,6 +124,7 @@ func (c Config) Validate() error {
 	if err := c.Autopilot.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("autopilot: %w", err))
 	}
+	errs = append(errs, c.validateTLS()...)
 	rc := c.raftConfig()
 	if err := rc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("raft: %w", err))

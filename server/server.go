@@ -35,6 +35,7 @@ type Server struct {
 	http *http.Server
 	hlis net.Listener
 	mon  *monitoring // metrics registry and collectors; see monitoring.go
+	tls  tlsSetup
 
 	stopPilot context.CancelFunc // stops the autopilot loop; nil when it is off
 
@@ -54,7 +55,12 @@ func Start(cfg Config) (s *Server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	srv := &Server{cfg: cfg, log: log, serveErr: make(chan error, 2)}
+	ts, err := cfg.buildTLS()
+	if err != nil {
+		return nil, err
+	}
+	ts.warnPlaintext(log, cfg.ClientTLS.ClientCertAuth)
+	srv := &Server{cfg: cfg, log: log, tls: ts, serveErr: make(chan error, 2)}
 	s = srv
 	defer func() {
 		if err != nil {
@@ -73,13 +79,16 @@ func Start(cfg Config) (s *Server, err error) {
 	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "store.db"), &store.Options{Logger: log}); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.node, err = raftnode.New(cfg.raftConfig(), stateMachine{s.st}); err != nil {
+	rc := cfg.raftConfig()
+	rc.TLS = ts.raft
+	if s.node, err = raftnode.New(rc, stateMachine{s.st}); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	s.api, err = rpc.NewServer(rpc.Config{
 		GRPCAddr:  s.GRPCAddr(),
 		JoinAddrs: cfg.JoinAddrs,
 		NonVoter:  cfg.NonVoter,
+		PeerTLS:   ts.peerDial,
 		Logger:    log,
 	}, s.node, s.st)
 	if err != nil {
@@ -92,14 +101,15 @@ func Start(cfg Config) (s *Server, err error) {
 	if err := s.startAutopilot(); err != nil {
 		return nil, err
 	}
-	s.gs = rpc.NewGRPCServer(s.api, s.mon.grpc.ServerOptions()...)
+	s.gs = rpc.NewGRPCServer(s.api, append(ts.serverOptions(), s.mon.grpc.ServerOptions()...)...)
 	s.mon.grpc.Initialize(s.gs)
 	s.serve("grpc", func() error { return s.gs.Serve(s.lis) })
 	if s.hlis != nil {
 		s.http = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 		s.serve("http", func() error { return s.http.Serve(s.hlis) })
 	}
-	log.Info("node started", "grpc_addr", s.GRPCAddr(), "raft_addr", s.node.RaftAddr(), "http_addr", s.HTTPAddr())
+	log.Info("node started", "grpc_addr", s.GRPCAddr(), "raft_addr", s.node.RaftAddr(), "http_addr", s.HTTPAddr(),
+		"client_tls", ts.grpcServer != nil, "client_cert_auth", cfg.ClientTLS.ClientCertAuth, "peer_tls", ts.raft != nil)
 	return s, nil
 }
 

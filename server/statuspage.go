@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/proto/kvpb"
+	"github.com/raftkv/raftkv/rpc"
 )
 
 // ui holds the status page: plain HTML, CSS and JS with no build step.
@@ -106,7 +106,7 @@ func (s *Server) clusterView(ctx context.Context) clusterView {
 func (s *Server) peerStatus(ctx context.Context, mv *memberView) {
 	ctx, cancel := context.WithTimeout(ctx, peerStatusTimeout)
 	defer cancel()
-	cc, err := grpc.NewClient(mv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(mv.GRPCAddr, grpc.WithTransportCredentials(rpc.PeerCredentials(s.tls.peerDial)))
 	if err != nil {
 		mv.Error = err.Error()
 		return
