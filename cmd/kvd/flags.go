@@ -46,6 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.DurationVar(&cfg.Raft.ElectionTimeout, "election-timeout", cfg.Raft.ElectionTimeout, "raft election timeout")
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
+	addTLSFlags(fs, &cfg)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 		if a = strings.TrimSpace(a); a != "" {
 			cfg.JoinAddrs = append(cfg.JoinAddrs, a)
 		}
+	}
+	if err := checkTLSFlags(cfg); err != nil {
+		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)

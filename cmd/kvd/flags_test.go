@@ -34,6 +34,14 @@ func TestParseFlags(t *testing.T) {
 		{"bad log format", append(valid, "--log-format", "xml"), "--log-format"},
 		{"stray argument", append(valid, "extra"), "unexpected arguments"},
 		{"unknown flag", append(valid, "--nope"), "nope"},
+		{"valid client TLS", append(valid, "--cert-file", "c.pem", "--key-file", "k.pem"), ""},
+		{"valid client cert auth and peer TLS", append(valid, "--cert-file", "c.pem", "--key-file", "k.pem", "--trusted-ca-file", "ca.pem", "--client-cert-auth",
+			"--peer-cert-file", "c.pem", "--peer-key-file", "k.pem", "--peer-trusted-ca-file", "ca.pem"), ""},
+		{"cert without key", append(valid, "--cert-file", "c.pem"), "--cert-file needs --key-file"},
+		{"key without cert", append(valid, "--key-file", "k.pem"), "--key-file needs --cert-file"},
+		{"client cert auth without CA", append(valid, "--cert-file", "c.pem", "--key-file", "k.pem", "--client-cert-auth"), "--client-cert-auth needs --trusted-ca-file"},
+		{"client cert auth without TLS", append(valid, "--client-cert-auth", "--trusted-ca-file", "ca.pem"), "need --cert-file and --key-file"},
+		{"peer cert without CA", append(valid, "--peer-cert-file", "c.pem", "--peer-key-file", "k.pem"), "go together"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
