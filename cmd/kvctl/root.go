@@ -53,6 +53,7 @@ type app struct {
 	commandTimeout time.Duration
 	writeOut       string
 	debug          bool
+	tls            tlsFlags
 
 	out printer // chosen from writeOut before a command runs
 	// started is set once a command begins to run; an error before that
@@ -112,6 +113,8 @@ member instead, and keeps working when the cluster has lost its quorum.
 kvctl learns the members and the leader from any reachable endpoint and
 fails over when the leader changes, within --command-timeout. "member"
 adds, promotes and removes members; "leader transfer" moves leadership.
+Against a cluster with TLS, pass --cacert (and --cert/--key when it
+requires client certificates); "kvctl certs create" makes development ones.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
@@ -145,8 +148,9 @@ adds, promotes and removes members; "leader transfer" moves leadership.
 		"timeout for the whole command, retries and failover included")
 	f.StringVarP(&a.writeOut, "write-out", "w", "simple", "output format: simple, table or json (json values are base64)")
 	f.BoolVar(&a.debug, "debug", false, "log the client's retries and leader changes to stderr")
+	a.tls.register(root)
 
-	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.casCmd(), a.memberCmd(), a.leaderCmd(), a.clusterCmd(), a.benchCmd())
+	root.AddCommand(a.putCmd(), a.getCmd(), a.delCmd(), a.casCmd(), a.memberCmd(), a.leaderCmd(), a.clusterCmd(), a.benchCmd(), a.certsCmd())
 	return root
 }
 
@@ -165,7 +169,11 @@ func (a *app) clientConfig() (client.Config, error) {
 	if a.debug {
 		logger = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return client.Config{Endpoints: eps, DialTimeout: a.dialTimeout, Logger: logger}, nil
+	tlsCfg, err := a.tls.config()
+	if err != nil {
+		return client.Config{}, err
+	}
+	return client.Config{Endpoints: eps, DialTimeout: a.dialTimeout, TLS: tlsCfg, Logger: logger}, nil
 }
 
 // withClient runs fn with a client and a context bounded by
