@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftkv/raftkv/client"
 	"github.com/raftkv/raftkv/gateway"
+	"github.com/raftkv/raftkv/tlsconfig"
 )
 
 // errUsage marks flag and configuration errors (exit code 2).
@@ -43,6 +44,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.certFile, "cert-file", "", "serve HTTPS with this certificate (PEM; needs --key-file)")
 	fs.StringVar(&o.keyFile, "key-file", "", "private key of --cert-file (PEM)")
 	endpoints := fs.String("endpoints", "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003", "client gRPC addresses of cluster members, comma-separated (the rest is discovered)")
+	upstream := tlsconfig.Info{}
+	fs.StringVar(&upstream.TrustedCAFile, "cacert", "", "cluster connection: verify the members' certificates with this CA bundle (PEM); enables TLS to the cluster")
+	fs.StringVar(&upstream.CertFile, "cert", "", "cluster connection: client certificate (PEM) for clusters with --client-cert-auth; needs --key")
+	fs.StringVar(&upstream.KeyFile, "key", "", "cluster connection: private key of --cert (PEM)")
 	fs.DurationVar(&o.client.DialTimeout, "dial-timeout", o.client.DialTimeout, "bound on one connection attempt to one member")
 	fs.StringVar(&o.gateway.TokenFile, "token-file", "", "bearer tokens and roles (JSON; reloaded on SIGHUP); required unless --insecure-no-auth")
 	fs.BoolVar(&o.gateway.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication: anyone who can connect may read, write and delete (development only)")
@@ -69,6 +74,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	o.logger = logger
+	if !upstream.Empty() {
+		if err := upstream.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: --cacert/--cert/--key: %w", errUsage, err)
+		}
+		if o.client.TLS, err = upstream.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("%w: --cacert/--cert/--key: %w", errUsage, err)
+		}
+	}
 	o.client.Endpoints = splitList(*endpoints)
 	if err := o.client.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: --endpoints/--dial-timeout: %w", errUsage, err)

@@ -6,7 +6,10 @@
 //	kvgateway --endpoints 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 \
 //	    --listen-addr 127.0.0.1:7300 --token-file tokens.json
 //
-// SIGHUP reloads the token file; SIGTERM (or SIGINT) drains: /readyz fails,
+// Against a cluster with TLS, --cacert verifies the members and --cert/--key
+// present a client certificate (etcd grpc-proxy's names; --cert-file and
+// --key-file are the gateway's own HTTPS certificate). SIGHUP reloads the
+// token file; SIGTERM (or SIGINT) drains: /readyz fails,
 // then after --drain-delay the listener closes and requests in flight get
 // up to --shutdown-timeout to finish. Run `kvgateway --help` for every flag.
 package main
