@@ -47,14 +47,16 @@ proto-check: ## regenerate and fail if the committed code differs (skipped witho
 tidy-check: ## fail if go.mod/go.sum are not tidy
 	$(GO) mod tidy && git diff --exit-code -- go.mod go.sum
 
-cluster: build ## start a local 3-node cluster in the background (.cluster/)
-	@scripts/cluster.sh up
+TLS ?=
+
+cluster: build ## start a local 3-node cluster in the background (.cluster/); TLS=1 for TLS + mTLS with dev certs
+	@TLS=$(TLS) scripts/cluster.sh up
 
 cluster-stop: ## stop the local cluster
-	@scripts/cluster.sh down
+	@TLS=$(TLS) scripts/cluster.sh down
 
-cluster-status: ## show the local cluster
-	@scripts/cluster.sh status
+cluster-status: ## show the local cluster (TLS=1 if it was started with TLS)
+	@TLS=$(TLS) scripts/cluster.sh status
 
 clean: ## remove build output (not .cluster/)
 	rm -rf $(BIN)

@@ -56,11 +56,12 @@ type procCluster struct {
 	t        *testing.T
 	dir      string
 	portBase int
+	env      []string // extra environment for scripts/cluster.sh, e.g. TLS=1
 }
 
-func startCluster(t *testing.T) *procCluster {
+func startCluster(t *testing.T, env ...string) *procCluster {
 	t.Helper()
-	c := &procCluster{t: t, dir: t.TempDir(), portBase: freePortBase(t)}
+	c := &procCluster{t: t, dir: t.TempDir(), portBase: freePortBase(t), env: env}
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.dumpLogs()
@@ -110,6 +111,7 @@ func (c *procCluster) scriptCmd(args ...string) *exec.Cmd {
 		fmt.Sprintf("PORT_BASE=%d", c.portBase),
 		"WAIT_SECONDS=30",
 	)
+	cmd.Env = append(cmd.Env, c.env...)
 	return cmd
 }
 

@@ -10,12 +10,19 @@
 #   scripts/cluster.sh start <node>       start one node on its existing data
 #   scripts/cluster.sh restart <node>     stop then start one node
 #   scripts/cluster.sh leader             print the leader's node id
+#   scripts/cluster.sh kvctl-flags        print the kvctl flags that reach this cluster
 #
 # Ports for node i (1..3): gRPC PORT_BASE+i, raft PORT_BASE+100+i,
 # HTTP admin PORT_BASE+200+i. Defaults: PORT_BASE=7000, so 7001-7003,
 # 7101-7103 and 7201-7203. Data, logs and PID files live in CLUSTER_DIR
 # (default .cluster/). Binaries come from BIN_DIR (default bin/).
 # Extra kvd flags can be passed in KVD_FLAGS.
+#
+# TLS=1 secures the cluster with development certificates from
+# scripts/gen-certs.sh (created on first use in CERT_DIR, default
+# CLUSTER_DIR/certs): TLS with client certificate authentication on the
+# gRPC ports, mutual TLS between raft peers. The admin HTTP port stays
+# plain HTTP. Every command of this script must then run with TLS=1 too.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +32,8 @@ PORT_BASE=${PORT_BASE:-7000}
 KVD_FLAGS=${KVD_FLAGS:-}
 NODES=(n1 n2 n3)
 WAIT_SECONDS=${WAIT_SECONDS:-30}
+TLS=${TLS:-}
+CERT_DIR=${CERT_DIR:-$CLUSTER_DIR/certs}
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
@@ -50,6 +59,30 @@ initial_cluster() {
 }
 
 pid_file() { echo "$CLUSTER_DIR/$1.pid"; }
+
+tls_on() { [[ -n $TLS && $TLS != 0 ]]; }
+
+# tls_flags <node>: kvd's TLS flags for one node (none without TLS=1).
+tls_flags() {
+  tls_on || return 0
+  local c="$CERT_DIR/$1.pem" k="$CERT_DIR/$1-key.pem" ca="$CERT_DIR/ca.pem"
+  echo "--cert-file $c --key-file $k --trusted-ca-file $ca --client-cert-auth" \
+    "--peer-cert-file $c --peer-key-file $k --peer-trusted-ca-file $ca"
+}
+
+# kvctl_flags: what kvctl needs to reach this cluster.
+kvctl_flags() {
+  local out="--endpoints $(endpoints)"
+  if tls_on; then
+    out+=" --cacert $CERT_DIR/ca.pem --cert $CERT_DIR/client.pem --key $CERT_DIR/client-key.pem"
+  fi
+  echo "$out"
+}
+
+ensure_certs() {
+  tls_on || return 0
+  CERT_DIR=$CERT_DIR BIN_DIR=$BIN_DIR "$root/scripts/gen-certs.sh" "$CERT_DIR" >/dev/null
+}
 
 # alive <pid>: the process exists and is not a zombie. An exited kvd whose
 # parent (this script's shell, long gone) was replaced by an init that reaps
@@ -88,14 +121,15 @@ start_node() {
     return 0
   fi
   mkdir -p "$CLUSTER_DIR/$n"
-  # shellcheck disable=SC2086 # KVD_FLAGS is a list of flags
+  ensure_certs
+  # shellcheck disable=SC2046,SC2086 # KVD_FLAGS and tls_flags are lists of flags
   nohup "$BIN_DIR/kvd" \
     --node-id "$n" --data-dir "$CLUSTER_DIR/$n" \
     --grpc-addr "127.0.0.1:$(grpc_port "$n")" \
     --raft-addr "127.0.0.1:$(raft_port "$n")" \
     --http-addr "127.0.0.1:$(http_port "$n")" \
     --bootstrap --initial-cluster "$(initial_cluster)" \
-    $KVD_FLAGS >>"$CLUSTER_DIR/$n.log" 2>&1 </dev/null &
+    $(tls_flags "$n") $KVD_FLAGS >>"$CLUSTER_DIR/$n.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$n")"
   echo "$n started (pid $!, log $CLUSTER_DIR/$n.log)"
 }
@@ -178,11 +212,11 @@ cmd_up() {
   cat <<MSG
 
 raftkv is up. Leader: $(leader || echo unknown)
-  gRPC endpoints: $(endpoints)
-  HTTP admin:     http://127.0.0.1:$(http_port n1)/status (and $(http_port n2), $(http_port n3))
-  Try:  $BIN_DIR/kvctl --endpoints $(endpoints) put hello world
-        $BIN_DIR/kvctl --endpoints $(endpoints) get hello
-        $BIN_DIR/kvctl --endpoints $(endpoints) cluster status
+  gRPC endpoints: $(endpoints)$(if tls_on; then echo " (TLS, client certificates required; certificates in $CERT_DIR)"; fi)
+  HTTP admin:     http://127.0.0.1:$(http_port n1)/status (and $(http_port n2), $(http_port n3); plain HTTP)
+  Try:  $BIN_DIR/kvctl $(kvctl_flags) put hello world
+        $BIN_DIR/kvctl $(kvctl_flags) get hello
+        $BIN_DIR/kvctl $(kvctl_flags) cluster status
   Failover by hand: scripts/cluster.sh kill \$(scripts/cluster.sh leader)
   Stop:  make cluster-stop
 MSG
@@ -204,7 +238,8 @@ cmd_status() {
   done
   if [[ -x $BIN_DIR/kvctl ]]; then
     echo
-    "$BIN_DIR/kvctl" --endpoints "$(endpoints)" -w table cluster status || true
+    # shellcheck disable=SC2046 # kvctl_flags is a list of flags
+    "$BIN_DIR/kvctl" $(kvctl_flags) -w table cluster status || true
   fi
 }
 
@@ -218,11 +253,12 @@ main() {
     status) cmd_status ;;
     leader) leader || die "no leader found" ;;
     endpoints) endpoints ;;
+    kvctl-flags) kvctl_flags ;;
     kill) [[ $# -ge 1 ]] || die "usage: cluster.sh kill <node>"; node_index "$1" >/dev/null; kill_node "$1" ;;
     stop) if [[ $# -eq 0 ]]; then cmd_down; else node_index "$1" >/dev/null; stop_node "$1"; fi ;;
     start) if [[ $# -eq 0 ]]; then cmd_up; else node_index "$1" >/dev/null; start_node "$1"; fi ;;
     restart) [[ $# -ge 1 ]] || die "usage: cluster.sh restart <node>"; node_index "$1" >/dev/null; stop_node "$1"; start_node "$1" ;;
-    -h | --help | help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: up, down, status, leader, kill, stop, start, restart)" ;;
   esac
 }
