@@ -57,6 +57,11 @@ var (
 	// last voter, demoting a voter, handing leadership to a non-voter).
 	// Nothing was changed; the message says what to do instead.
 	ErrMembershipRefused = errors.New("membership change refused")
+	// ErrOverloaded means the leader (or the member asked) refused the
+	// request because it already had its limit of requests in flight, and
+	// it still did when the call's deadline ran out. Nothing was applied by
+	// the refused attempts. Errors wrapping it also wrap ErrUnavailable.
+	ErrOverloaded = errors.New("cluster overloaded")
 )
 
 // NoQuorumError is returned (possibly wrapped) when a write or a
@@ -97,6 +102,7 @@ const (
 	reasonSessionExpired = "SESSION_EXPIRED"
 	reasonUnknownMember  = "UNKNOWN_MEMBER"
 	reasonRefused        = "MEMBERSHIP_REFUSED"
+	reasonOverloaded     = "OVERLOADED"
 )
 
 // failure is one failed attempt, decoded from its gRPC status.
@@ -108,6 +114,7 @@ type failure struct {
 	leaderID   string            // NOT_LEADER hint
 	leaderAddr string            // NOT_LEADER hint: the leader's client gRPC address
 	md         map[string]string // ErrorInfo metadata (node_id, since, …)
+	retryAfter time.Duration     // errdetails.RetryInfo hint; 0 when absent
 }
 
 // transport reports whether the failure came from the connection rather
@@ -121,15 +128,22 @@ func classify(target string, err error) failure {
 	st := status.Convert(err)
 	f := failure{target: target, code: st.Code(), msg: st.Message()}
 	for _, d := range st.Details() {
-		info, ok := d.(*errdetails.ErrorInfo)
-		if !ok || info.GetDomain() != errorDomain {
-			continue
+		switch d := d.(type) {
+		case *errdetails.RetryInfo:
+			// A hint outside 0..maxRetryHint is ignored: a broken or
+			// hostile server must not park the client.
+			if h := d.GetRetryDelay().AsDuration(); h > 0 && h <= maxRetryHint {
+				f.retryAfter = h
+			}
+		case *errdetails.ErrorInfo:
+			if d.GetDomain() != errorDomain || f.reason != "" {
+				continue
+			}
+			f.reason = d.GetReason()
+			f.leaderID = d.GetMetadata()["leader_id"]
+			f.leaderAddr = d.GetMetadata()["leader_addr"]
+			f.md = d.GetMetadata()
 		}
-		f.reason = info.GetReason()
-		f.leaderID = info.GetMetadata()["leader_id"]
-		f.leaderAddr = info.GetMetadata()["leader_addr"]
-		f.md = info.GetMetadata()
-		break
 	}
 	return f
 }
@@ -182,6 +196,10 @@ func (f failure) toError(write, sent bool) error {
 			}
 		}
 		return fmt.Errorf("%w: %s: %s", ErrUnavailable, f.target, f.msg)
+	case codes.ResourceExhausted:
+		if f.reason == reasonOverloaded {
+			return fmt.Errorf("%w: %w: %s: %s", ErrUnavailable, ErrOverloaded, f.target, f.msg)
+		}
 	case codes.DeadlineExceeded, codes.Canceled:
 		ctxErr := context.DeadlineExceeded
 		if f.code == codes.Canceled {

@@ -29,6 +29,9 @@ const (
 	anyOp
 )
 
+// maxRetryHint caps the server's RetryInfo hint that the client honours.
+const maxRetryHint = 5 * time.Second
+
 // maxHops is how many NOT_LEADER hints are followed back to back before the
 // client pauses; it stops two nodes with stale views from ping-ponging it.
 const maxHops = 3
@@ -89,6 +92,12 @@ func decide(f failure) action {
 			// A transport failure: this member is unreachable.
 			return actNext
 		default: // OUTCOME_UNKNOWN (leadership lost mid-commit), or a reason this client does not know
+			return actBackoff
+		}
+	case codes.ResourceExhausted:
+		// OVERLOADED: the node refused before doing anything; wait at
+		// least its retry hint (pause), then try the same leader again.
+		if f.reason == reasonOverloaded {
 			return actBackoff
 		}
 	case codes.DeadlineExceeded:
@@ -325,13 +334,13 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 			}
 			misses = 0
 		case actBackoff:
-			if f.reason != reasonNotProposed {
+			if f.reason != reasonNotProposed && f.reason != reasonOverloaded {
 				// The node is not (or no longer) a working leader.
 				c.forgetLeader(target)
 			}
 		}
 		hops = 0
-		if err := c.pause(ctx, &pauses); err != nil {
+		if err := c.pauseAtLeast(ctx, &pauses, f.retryAfter); err != nil {
 			return giveUp(err, lastErr)
 		}
 	}
@@ -428,6 +437,17 @@ func (c *Client) electionWait(first, since time.Time) time.Duration {
 // done, in which case it returns ctx.Err().
 func (c *Client) pause(ctx context.Context, n *int) error {
 	return sleep(ctx, c.backoffDelay(n))
+}
+
+// pauseAtLeast is pause, but sleeps at least hint (the server's RetryInfo)
+// plus up to half of it again as jitter, so that clients refused together
+// do not come back together.
+func (c *Client) pauseAtLeast(ctx context.Context, n *int, hint time.Duration) error {
+	d := c.backoffDelay(n)
+	if hint > 0 {
+		d = max(d, hint+rand.N(hint/2+1))
+	}
+	return sleep(ctx, d)
 }
 
 // backoffDelay returns the n-th jittered exponential backoff and counts it.

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 func TestDecide(t *testing.T) {
@@ -45,6 +48,8 @@ func TestDecide(t *testing.T) {
 		{"not found", failure{code: codes.NotFound}, actReturn},
 		{"invalid argument", failure{code: codes.InvalidArgument}, actReturn},
 		{"internal", failure{code: codes.Internal}, actReturn},
+		{"overloaded backs off", failure{code: codes.ResourceExhausted, reason: reasonOverloaded}, actBackoff},
+		{"other resource exhausted", failure{code: codes.ResourceExhausted}, actReturn},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,5 +77,40 @@ func TestPause_GrowsAndStopsAtDeadline(t *testing.T) {
 	defer cancel()
 	if err := c.pause(ctx, &n); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("pause past deadline = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestClassify_OverloadedRetryHint(t *testing.T) {
+	st := status.New(codes.ResourceExhausted, "node overloaded")
+	st, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: reasonOverloaded, Domain: errorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(80 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := classify("a:1", st.Err())
+	if f.reason != reasonOverloaded || f.retryAfter != 80*time.Millisecond {
+		t.Fatalf("classify = reason %q retryAfter %v", f.reason, f.retryAfter)
+	}
+	ferr := f.toError(true, true)
+	if !errors.Is(ferr, ErrOverloaded) || !errors.Is(ferr, ErrUnavailable) || errors.Is(ferr, ErrOutcomeUnknown) {
+		t.Errorf("toError = %v; want ErrOverloaded and ErrUnavailable, not ErrOutcomeUnknown", ferr)
+	}
+	// An absurd hint is ignored rather than obeyed.
+	st2, _ := status.New(codes.ResourceExhausted, "x").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Hour)})
+	if f := classify("a:1", st2.Err()); f.retryAfter != 0 {
+		t.Errorf("retryAfter = %v for a 1h hint, want 0 (ignored)", f.retryAfter)
+	}
+}
+
+func TestPauseAtLeast_HonoursHint(t *testing.T) {
+	c := &Client{cfg: Config{BackoffBase: time.Millisecond, BackoffMax: time.Millisecond}.withDefaults()}
+	n := 0
+	// The hint (an hour) is longer than the deadline: the pause must wait
+	// for it, so the deadline ends it.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if err := c.pauseAtLeast(ctx, &n, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("pauseAtLeast = %v, want DeadlineExceeded", err)
 	}
 }

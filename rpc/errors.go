@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/store"
@@ -57,6 +58,10 @@ const (
 	// the node's data may be too old; try another node or the leader.
 	// Metadata carries node_id, applied_index and last_contact_ms.
 	ReasonStale = "STALE"
+	// ReasonOverloaded: the node already handles its limit of writes or
+	// reads (code ResourceExhausted). Nothing was done; retry after the
+	// errdetails.RetryInfo delay, with backoff.
+	ReasonOverloaded = "OVERLOADED"
 )
 
 // staleReadError refuses a BOUNDED or min_index read.
@@ -97,6 +102,7 @@ func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool)
 	var nle *raftnode.NotLeaderError
 	var nqe *raftnode.NoQuorumError
 	var sre *staleReadError
+	var ovl *overloadedError
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error()), true
@@ -130,6 +136,11 @@ func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool)
 			"applied_index":   strconv.FormatUint(sre.applied, 10),
 			"last_contact_ms": strconv.FormatInt(lastContactMillis(sre.lastContact), 10),
 		}), true
+	case errors.As(err, &ovl):
+		return withRetry(withReason(codes.ResourceExhausted, err.Error(), ReasonOverloaded, map[string]string{
+			"node_id": nodeID,
+			"limit":   strconv.Itoa(ovl.limit),
+		}), ovl.retryAfter), true
 	case errors.Is(err, raftnode.ErrNotLeader), errors.Is(err, raftnode.ErrNoLeader), errors.Is(err, errNotForwardable):
 		return withReason(codes.Unavailable, err.Error(), ReasonNoLeader, nil), true
 	case errors.Is(err, raftnode.ErrNotProposed):
@@ -157,6 +168,15 @@ func withReason(code codes.Code, msg, reason string, md map[string]string) error
 		st = withInfo
 	}
 	return st.Err()
+}
+
+// withRetry adds an errdetails.RetryInfo hint to a status error.
+func withRetry(err error, after time.Duration) error {
+	st := status.Convert(err)
+	if withInfo, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(after)}); derr == nil {
+		return withInfo.Err()
+	}
+	return err
 }
 
 // reasonOf returns the ErrorInfo reason of a status error, or "".

@@ -51,6 +51,7 @@ func TestToStatus(t *testing.T) {
 		{"membership invalid argument", wrap(raftnode.ErrInvalidArgument), codes.InvalidArgument, "", false},
 		{"unknown member", wrap(raftnode.ErrUnknownMember), codes.NotFound, ReasonUnknownMember, false},
 		{"membership refused", wrap(raftnode.ErrMembershipRefused), codes.FailedPrecondition, ReasonMembershipRefused, false},
+		{"overloaded", wrap(&overloadedError{class: "writes", limit: 4, retryAfter: 50 * time.Millisecond}), codes.ResourceExhausted, ReasonOverloaded, false},
 		{"unknown", errors.New("disk on fire"), codes.Internal, "", true},
 	}
 	for _, tt := range tests {
@@ -84,4 +85,24 @@ func TestToStatus_NotLeaderCarriesHint(t *testing.T) {
 		}
 	}
 	t.Fatal("no ErrorInfo in NOT_LEADER status")
+}
+
+func TestToStatus_OverloadedCarriesRetryHint(t *testing.T) {
+	err, _ := toStatus(&overloadedError{class: "reads", limit: 8, retryAfter: 75 * time.Millisecond}, "n1", nil)
+	var info *errdetails.ErrorInfo
+	var retry *errdetails.RetryInfo
+	for _, d := range status.Convert(err).Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			info = d
+		case *errdetails.RetryInfo:
+			retry = d
+		}
+	}
+	if info == nil || info.Metadata["limit"] != "8" || info.Metadata["node_id"] != "n1" {
+		t.Fatalf("ErrorInfo = %v", info)
+	}
+	if retry == nil || retry.GetRetryDelay().AsDuration() != 75*time.Millisecond {
+		t.Fatalf("RetryInfo = %v, want 75ms", retry)
+	}
 }

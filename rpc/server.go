@@ -95,6 +95,18 @@ type Config struct {
 	// RegisterRetry is the pause between self-registration attempts.
 	// 0 means 100ms.
 	RegisterRetry time.Duration
+	// MaxInflightWrites bounds the Put, Delete, CompareAndSwap and Join
+	// calls this node handles at once; one more is refused at once with
+	// ResourceExhausted/OVERLOADED. 0 means DefaultMaxInflightWrites (1024);
+	// negative means no limit.
+	MaxInflightWrites int
+	// MaxInflightReads bounds the Get and List calls handled at once, as
+	// MaxInflightWrites does for writes. 0 means DefaultMaxInflightReads
+	// (4096); negative means no limit.
+	MaxInflightReads int
+	// OverloadRetryAfter is the retry hint (RetryInfo) sent with OVERLOADED.
+	// 0 means DefaultOverloadRetryAfter (50ms).
+	OverloadRetryAfter time.Duration
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -108,6 +120,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.RegisterRetry <= 0 {
 		c.RegisterRetry = 100 * time.Millisecond
+	}
+	if c.MaxInflightWrites == 0 {
+		c.MaxInflightWrites = DefaultMaxInflightWrites
+	}
+	if c.MaxInflightReads == 0 {
+		c.MaxInflightReads = DefaultMaxInflightReads
+	}
+	if c.OverloadRetryAfter <= 0 {
+		c.OverloadRetryAfter = DefaultOverloadRetryAfter
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -133,6 +154,8 @@ type Server struct {
 	log    *slog.Logger
 	health *health.Server
 	fwd    *forwarder
+	writes semaphore // admission slots for writes; nil: unlimited
+	reads  semaphore // admission slots for reads; nil: unlimited
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close; stops background loops
@@ -154,6 +177,8 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 		log:    log,
 		health: health.NewServer(),
 		fwd:    newForwarder(cfg.ForwardTimeout, cfg.PeerTLS),
+		writes: newSemaphore(cfg.MaxInflightWrites),
+		reads:  newSemaphore(cfg.MaxInflightReads),
 		done:   make(chan struct{}),
 	}, nil
 }

@@ -85,6 +85,15 @@ type Config struct {
 	// process-wide go-metrics sink (metrics.InstallRaftSink), which only a
 	// process running a single node should do.
 	RaftMetrics *metrics.RaftSink
+	// MaxInflightWrites bounds the writes (Put, Delete, CompareAndSwap,
+	// Join) this node handles at once; more are refused at once with
+	// ResourceExhausted/OVERLOADED and a retry hint. 0 means 1024
+	// (rpc.DefaultMaxInflightWrites); negative means no limit.
+	MaxInflightWrites int
+	// MaxInflightReads bounds the reads (Get, List) handled at once, as
+	// MaxInflightWrites does. 0 means 4096 (rpc.DefaultMaxInflightReads);
+	// negative means no limit.
+	MaxInflightReads int
 	// PprofEnabled serves net/http/pprof under /debug/pprof/ on the admin
 	// port. Off by default: profiles expose internals and cost CPU.
 	PprofEnabled bool

@@ -30,6 +30,7 @@ func (s *Server) newMonitoring() (*monitoring, error) {
 		m.grpc,
 		m.leader,
 		followerLag{s},
+		admissionGauges{s},
 		metrics.NewNodeCollector(s.node, metrics.Files{
 			StorePath:   s.st.Path(),
 			RaftLogPath: filepath.Join(raftDir, "raft.db"),

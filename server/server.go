@@ -85,11 +85,13 @@ func Start(cfg Config) (s *Server, err error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	s.api, err = rpc.NewServer(rpc.Config{
-		GRPCAddr:  s.GRPCAddr(),
-		JoinAddrs: cfg.JoinAddrs,
-		NonVoter:  cfg.NonVoter,
-		PeerTLS:   ts.peerDial,
-		Logger:    log,
+		GRPCAddr:          s.GRPCAddr(),
+		JoinAddrs:         cfg.JoinAddrs,
+		NonVoter:          cfg.NonVoter,
+		PeerTLS:           ts.peerDial,
+		MaxInflightWrites: cfg.MaxInflightWrites,
+		MaxInflightReads:  cfg.MaxInflightReads,
+		Logger:            log,
 	}, s.node, s.st)
 	if err != nil {
 		return nil, err

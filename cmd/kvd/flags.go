@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftkv/raftkv/rpc"
 	"github.com/raftkv/raftkv/server"
 )
 
@@ -47,6 +48,8 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
 	addTLSFlags(fs, &cfg)
+	fs.IntVar(&cfg.MaxInflightWrites, "max-inflight-writes", rpc.DefaultMaxInflightWrites, "writes handled at once before refusing more with OVERLOADED (negative: no limit)")
+	fs.IntVar(&cfg.MaxInflightReads, "max-inflight-reads", rpc.DefaultMaxInflightReads, "reads handled at once before refusing more with OVERLOADED (negative: no limit)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	if err := fs.Parse(args); err != nil {
