@@ -62,9 +62,10 @@ func (s *Server) Status(_ context.Context, _ *kvpb.StatusRequest) (*kvpb.StatusR
 // address), and replicates its client address. A follower forwards the
 // request to the leader.
 func (s *Server) Join(ctx context.Context, req *kvpb.JoinRequest) (*kvpb.JoinResponse, error) {
-	if req.GetId() == "" || req.GetRaftAddr() == "" || req.GetGrpcAddr() == "" {
-		return nil, invalidArgument("join needs id, raft_addr and grpc_addr; got id=%q raft_addr=%q grpc_addr=%q",
-			req.GetId(), req.GetRaftAddr(), req.GetGrpcAddr())
+	// Checked here too: registerSelf calls Join in-process, past the
+	// interceptors.
+	if err := validateRequest(req); err != nil {
+		return nil, err
 	}
 	cmd, err := store.SetNodeMetaCommand(req.GetId(), req.GetGrpcAddr(), req.GetRaftAddr())
 	if err != nil {

@@ -147,11 +147,8 @@ func (s *Server) Get(ctx context.Context, req *kvpb.GetRequest) (*kvpb.GetRespon
 
 // List implements kvpb.KVServer with the same consistency rules as Get.
 func (s *Server) List(ctx context.Context, req *kvpb.ListRequest) (*kvpb.ListResponse, error) {
-	if err := store.ValidatePrefix(req.GetPrefix()); err != nil {
+	if err := validateRequest(req); err != nil {
 		return nil, err
-	}
-	if req.GetLimit() < 0 {
-		return nil, invalidArgument("limit is %d; it must be 0 (server maximum %d) or positive", req.GetLimit(), store.MaxListLimit)
 	}
 	level, err := s.prepareRead(ctx, req.GetRead())
 	if err != nil {

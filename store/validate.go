@@ -20,10 +20,10 @@ const (
 	MaxClientIDBytes = 64
 )
 
-// maxNodeFieldBytes bounds a node id and each node address. Addresses are
+// MaxNodeFieldBytes bounds a node id and each node address. Addresses are
 // host:port strings, so this is generous; it keeps a node id well inside
 // bbolt's key limit.
-const maxNodeFieldBytes = 1024
+const MaxNodeFieldBytes = 1024
 
 // ValidateKey reports whether key is a legal key: 1..MaxKeyBytes bytes. A
 // bad key gives an error wrapping ErrInvalidArgument that names the limit.
@@ -59,7 +59,7 @@ func ValidatePrefix(prefix []byte) error {
 
 // validateNodeMeta checks the fields of a SetNodeMeta command: a non-empty
 // node id, every field valid UTF-8 (protobuf strings must be) and at most
-// maxNodeFieldBytes long.
+// MaxNodeFieldBytes long.
 func validateNodeMeta(nodeID, grpcAddr, raftAddr string) error {
 	if nodeID == "" {
 		return fmt.Errorf("%w: node id is empty", ErrInvalidArgument)
@@ -69,8 +69,8 @@ func validateNodeMeta(nodeID, grpcAddr, raftAddr string) error {
 		{"grpc address", grpcAddr},
 		{"raft address", raftAddr},
 	} {
-		if len(f.v) > maxNodeFieldBytes {
-			return fmt.Errorf("%w: %s is %d bytes; the limit is %d bytes", ErrInvalidArgument, f.name, len(f.v), maxNodeFieldBytes)
+		if len(f.v) > MaxNodeFieldBytes {
+			return fmt.Errorf("%w: %s is %d bytes; the limit is %d bytes", ErrInvalidArgument, f.name, len(f.v), MaxNodeFieldBytes)
 		}
 		if !utf8.ValidString(f.v) {
 			return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidArgument, f.name)
