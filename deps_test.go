@@ -25,6 +25,7 @@ func TestImportBoundaries(t *testing.T) {
 		{"client", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "proto/fsmpb"}},
 		{"gateway", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
 		{"tlsconfig", false, []string{"github.com/hashicorp/raft", "google.golang.org/grpc", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "client", mod + "proto"}},
+		{"auth", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", "google.golang.org/grpc", mod + "store", mod + "raftnode", mod + "rpc", mod + "server", mod + "client", mod + "gateway", mod + "proto"}},
 		{"cmd/kvctl", false, []string{"github.com/hashicorp/raft", "go.etcd.io/bbolt", mod + "store", mod + "raftnode", mod + "rpc", mod + "server"}},
 	}
 	for _, r := range rules {

@@ -3,8 +3,9 @@ package gateway
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/raftkv/raftkv/auth"
 )
 
 // guard runs the checks of a protected route, in this order, and returns
@@ -58,7 +59,7 @@ func (g *Gateway) authenticate(r *http.Request) (Identity, *TokenSet, *apiError)
 	if ts == nil {
 		return g.anonymous, nil, nil
 	}
-	tok, ok := bearerToken(r.Header.Get("Authorization"))
+	tok, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok {
 		g.m.authFailures.WithLabelValues("missing").Inc()
 		return Identity{}, nil, &apiError{status: http.StatusUnauthorized, code: codeUnauthenticated,
@@ -71,17 +72,6 @@ func (g *Gateway) authenticate(r *http.Request) (Identity, *TokenSet, *apiError)
 			msg: "unknown bearer token", challenge: `Bearer realm="raftkv", error="invalid_token"`}
 	}
 	return ident, ts, nil
-}
-
-// bearerToken extracts the token of an "Authorization: Bearer <token>"
-// header (the scheme is case-insensitive, RFC 9110 §11.1).
-func bearerToken(h string) (string, bool) {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // reloadJSON is the answer of POST /v1/admin/reload.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/netip"
 	"time"
 
@@ -63,42 +62,6 @@ type Backend interface {
 	// Status asks the member at endpoint (its client gRPC address) for its
 	// own raft state.
 	Status(ctx context.Context, endpoint string) (*client.Status, error)
-}
-
-// Limit is a token bucket: Rate requests per second on average, with
-// bursts of up to Burst. The zero Limit means "use the default"; NoLimit
-// means unlimited.
-type Limit struct {
-	// Rate is the sustained rate in requests per second; +Inf is unlimited.
-	Rate float64
-	// Burst is the bucket size, at least 1 for a finite Rate.
-	Burst int
-}
-
-// NoLimit lets every request through.
-var NoLimit = Limit{Rate: math.Inf(1)}
-
-// Unlimited reports whether l lets every request through.
-func (l Limit) Unlimited() bool { return math.IsInf(l.Rate, 1) }
-
-// String formats l for logs: "100/s burst 200" or "unlimited".
-func (l Limit) String() string {
-	if l.Unlimited() {
-		return "unlimited"
-	}
-	return fmt.Sprintf("%g/s burst %d", l.Rate, l.Burst)
-}
-
-func (l Limit) validate() error {
-	switch {
-	case l.Unlimited():
-		return nil
-	case math.IsNaN(l.Rate) || l.Rate <= 0:
-		return fmt.Errorf("rate must be positive, got %g", l.Rate)
-	case l.Burst < 1:
-		return fmt.Errorf("burst must be at least 1, got %d", l.Burst)
-	}
-	return nil
 }
 
 // Default rate limits (see Config).
@@ -167,15 +130,15 @@ func (c Config) Validate() error {
 		return errors.New("gateway config: a token file is required (or explicitly run without auth)")
 	}
 	if c.IPLimit != (Limit{}) {
-		if err := c.IPLimit.validate(); err != nil {
+		if err := c.IPLimit.Validate(); err != nil {
 			return fmt.Errorf("gateway config: IP limit: %w", err)
 		}
 	}
 	for role, l := range c.RoleLimits {
-		if !role.valid() {
+		if !role.Valid() {
 			return fmt.Errorf("gateway config: limit for unknown role %d", int(role))
 		}
-		if err := l.validate(); err != nil {
+		if err := l.Validate(); err != nil {
 			return fmt.Errorf("gateway config: %s limit: %w", role, err)
 		}
 	}

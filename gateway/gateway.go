@@ -184,7 +184,7 @@ func (g *Gateway) Reload() error {
 		}
 		return err
 	}
-	if fi, err := os.Stat(g.cfg.TokenFile); err == nil && ts.plaintext > 0 && fi.Mode().Perm()&0o077 != 0 {
+	if fi, err := os.Stat(g.cfg.TokenFile); err == nil && ts.Plaintext() > 0 && fi.Mode().Perm()&0o077 != 0 {
 		g.log.Warn("token file holds plaintext tokens and is readable by group or others; chmod 600 it or store sha256 hashes",
 			"path", g.cfg.TokenFile, "mode", fi.Mode().Perm().String())
 	}

@@ -1,260 +1,64 @@
 package gateway
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"io"
-	"math"
-	"os"
-	"strings"
+
+	"github.com/raftkv/raftkv/auth"
 )
 
-// Role is what a token may do. Each role includes the ones below it.
-type Role int
+// The token model lives in package auth, which the gRPC API shares; these
+// aliases keep the gateway's API unchanged.
+type (
+	// Role is what a token may do (auth.Role).
+	Role = auth.Role
+	// Identity is who a request acts as (auth.Identity).
+	Identity = auth.Identity
+	// TokenSet is one loaded token file (auth.TokenSet).
+	TokenSet = auth.TokenSet
+	// Limit is a token bucket (auth.Limit).
+	Limit = auth.Limit
+)
 
+// Roles (auth.RoleRead, auth.RoleWrite, auth.RoleAdmin).
 const (
 	// RoleRead may read keys (GET /v1/kv) and the cluster status.
-	RoleRead Role = iota + 1
+	RoleRead = auth.RoleRead
 	// RoleWrite may also write and delete keys.
-	RoleWrite
+	RoleWrite = auth.RoleWrite
 	// RoleAdmin may also reload the token file over HTTP.
-	RoleAdmin
+	RoleAdmin = auth.RoleAdmin
 )
 
-// String returns "read", "write" or "admin".
-func (r Role) String() string {
-	switch r {
-	case RoleRead:
-		return "read"
-	case RoleWrite:
-		return "write"
-	case RoleAdmin:
-		return "admin"
-	}
-	return fmt.Sprintf("Role(%d)", int(r))
-}
+// MinTokenBytes is the shortest token a token file may hold.
+const MinTokenBytes = auth.MinTokenBytes
 
-func (r Role) valid() bool { return r >= RoleRead && r <= RoleAdmin }
+// NoLimit lets every request through.
+var NoLimit = auth.NoLimit
 
 // ParseRole parses "read", "write" or "admin".
-func ParseRole(s string) (Role, error) {
-	for r := RoleRead; r <= RoleAdmin; r++ {
-		if s == r.String() {
-			return r, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown role %q (want read, write or admin)", s)
-}
-
-// MinTokenBytes is the shortest token a token file may hold: bearer tokens
-// must be unguessable, and a short one is a configuration mistake.
-const MinTokenBytes = 16
-
-// Identity is who a request acts as.
-type Identity struct {
-	// Name is the token's name from the token file ("" if it has none);
-	// not secret.
-	Name string
-	// Role is what the token may do.
-	Role Role
-	// ID names the token in logs: the first 12 hex digits of its SHA-256,
-	// or "-" when auth is off. It is safe to log for an unguessable token.
-	ID string
-}
-
-// TokenSet is one loaded token file: tokens by their SHA-256, and the
-// per-token rate limit of each role. It is immutable once built.
-type TokenSet struct {
-	byHash    map[[sha256.Size]byte]Identity
-	limits    map[Role]Limit
-	plaintext int // tokens given in clear rather than as a sha256
-}
-
-// Lookup returns the identity of a presented bearer token.
-func (ts *TokenSet) Lookup(token string) (Identity, bool) {
-	id, ok := ts.byHash[sha256.Sum256([]byte(token))]
-	return id, ok
-}
-
-// Limit returns the per-token limit of role.
-func (ts *TokenSet) Limit(role Role) Limit { return ts.limits[role] }
-
-// Len is the number of tokens.
-func (ts *TokenSet) Len() int { return len(ts.byHash) }
-
-// tokenFile is the JSON of a token file:
-//
-//	{
-//	  "roles": {
-//	    "read":  {"rate": 50, "burst": 100},
-//	    "write": {"rate": 20},
-//	    "admin": {"unlimited": true}
-//	  },
-//	  "tokens": [
-//	    {"name": "dashboard", "role": "read",  "sha256": "<64 hex digits>"},
-//	    {"name": "orders",    "role": "write", "token": "<the secret itself>"}
-//	  ]
-//	}
-//
-// "roles" is optional, and so is each role in it: a role it leaves out gets
-// the gateway's default (Config.RoleLimits). "rate" is in requests per
-// second; "burst" defaults to twice the rate (at least 1). Each token gives
-// either "token" (at least MinTokenBytes characters of RFC 6750's token68
-// alphabet) or "sha256", the hex SHA-256 of the token (`printf %s "$T" |
-// sha256sum`), which keeps the secret out of the file. Unknown fields are
-// errors, so a typo does not silently drop a limit.
-type tokenFile struct {
-	Roles  map[string]roleLimitJSON `json:"roles"`
-	Tokens []tokenJSON              `json:"tokens"`
-}
-
-type roleLimitJSON struct {
-	Rate      *float64 `json:"rate"`
-	Burst     *int     `json:"burst"`
-	Unlimited bool     `json:"unlimited"`
-}
-
-type tokenJSON struct {
-	Name   string `json:"name"`
-	Role   string `json:"role"`
-	Token  string `json:"token"`
-	SHA256 string `json:"sha256"`
-}
+func ParseRole(s string) (Role, error) { return auth.ParseRole(s) }
 
 // LoadTokenFile reads and parses the token file at path (see ParseTokens).
 func LoadTokenFile(path string, defaults map[Role]Limit) (*TokenSet, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read token file: %w", err)
-	}
-	ts, err := ParseTokens(bytes.NewReader(b), defaults)
-	if err != nil {
-		return nil, fmt.Errorf("token file %s: %w", path, err)
-	}
-	return ts, nil
+	return auth.LoadTokenFile(path, roleLimits(defaults))
 }
 
-// ParseTokens parses a token file (format: see the tokenFile type in
-// tokens.go and the README). defaults are the per-token limits of roles the
-// file does not set. Errors never quote a token.
+// ParseTokens parses a token file (format: auth's tokenFile and the
+// README). defaults are the per-token limits of roles the file does not
+// set; roles missing from defaults get DefaultRoleLimits. Errors never
+// quote a token.
 func ParseTokens(r io.Reader, defaults map[Role]Limit) (*TokenSet, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	var f tokenFile
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("parse: trailing data after the JSON object")
-	}
-	ts := &TokenSet{byHash: make(map[[sha256.Size]byte]Identity), limits: make(map[Role]Limit)}
-	for r := RoleRead; r <= RoleAdmin; r++ {
-		ts.limits[r] = defaults[r]
-		if _, ok := defaults[r]; !ok {
-			ts.limits[r] = DefaultRoleLimits[r]
-		}
-	}
-	for name, rl := range f.Roles {
-		role, err := ParseRole(name)
-		if err != nil {
-			return nil, fmt.Errorf("roles: %w", err)
-		}
-		l, err := rl.limit()
-		if err != nil {
-			return nil, fmt.Errorf("roles: %s: %w", name, err)
-		}
-		ts.limits[role] = l
-	}
-	names := map[string]bool{}
-	for i, t := range f.Tokens {
-		where := fmt.Sprintf("tokens[%d]", i)
-		if t.Name != "" {
-			where = fmt.Sprintf("tokens[%d] (%q)", i, t.Name)
-			if names[t.Name] {
-				return nil, fmt.Errorf("%s: duplicate name", where)
-			}
-			names[t.Name] = true
-		}
-		role, err := ParseRole(t.Role)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		var sum [sha256.Size]byte
-		switch {
-		case t.Token != "" && t.SHA256 != "":
-			return nil, fmt.Errorf("%s: give either token or sha256, not both", where)
-		case t.Token != "":
-			if err := checkToken(t.Token); err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-			sum = sha256.Sum256([]byte(t.Token))
-			ts.plaintext++
-		case t.SHA256 != "":
-			b, err := hex.DecodeString(strings.ToLower(t.SHA256))
-			if err != nil || len(b) != sha256.Size {
-				return nil, fmt.Errorf("%s: sha256 must be %d hex digits", where, 2*sha256.Size)
-			}
-			copy(sum[:], b)
-		default:
-			return nil, fmt.Errorf("%s: token or sha256 is required", where)
-		}
-		if _, dup := ts.byHash[sum]; dup {
-			return nil, fmt.Errorf("%s: the same token appears twice", where)
-		}
-		ts.byHash[sum] = Identity{Name: t.Name, Role: role, ID: hex.EncodeToString(sum[:6])}
-	}
-	return ts, nil
+	return auth.ParseTokens(r, roleLimits(defaults))
 }
 
-func (rl roleLimitJSON) limit() (Limit, error) {
-	if rl.Unlimited {
-		if rl.Rate != nil || rl.Burst != nil {
-			return Limit{}, fmt.Errorf("unlimited excludes rate and burst")
-		}
-		return NoLimit, nil
+// roleLimits is DefaultRoleLimits overridden by defaults.
+func roleLimits(defaults map[Role]Limit) map[Role]Limit {
+	out := make(map[Role]Limit, len(DefaultRoleLimits))
+	for r, l := range DefaultRoleLimits {
+		out[r] = l
 	}
-	if rl.Rate == nil {
-		return Limit{}, fmt.Errorf("rate (requests per second) or unlimited is required")
+	for r, l := range defaults {
+		out[r] = l
 	}
-	l := Limit{Rate: *rl.Rate, Burst: max(1, int(math.Ceil(2**rl.Rate)))}
-	if rl.Burst != nil {
-		l.Burst = *rl.Burst
-	}
-	if math.IsInf(l.Rate, 0) {
-		return Limit{}, fmt.Errorf("rate must be finite; use unlimited")
-	}
-	return l, l.validate()
-}
-
-// checkToken enforces the length and the alphabet of a bearer token
-// (RFC 6750 b64token: letters, digits and -._~+/ with trailing =).
-func checkToken(tok string) error {
-	if len(tok) < MinTokenBytes {
-		return fmt.Errorf("token is %d characters; at least %d are required", len(tok), MinTokenBytes)
-	}
-	if !isToken68(tok) {
-		return fmt.Errorf("token has characters outside A-Z a-z 0-9 - . _ ~ + / (and trailing =)")
-	}
-	return nil
-}
-
-// isToken68 reports whether s matches RFC 6750's b64token.
-func isToken68(s string) bool {
-	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~+/", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return out
 }

@@ -32,7 +32,7 @@ func TestParseTokens(t *testing.T) {
 	}
 	// read and write come from the file (write's burst defaults to 2x its
 	// rate), admin from the defaults given.
-	for role, want := range map[Role]Limit{RoleRead: {1000, 1000}, RoleWrite: {1000, 2000}, RoleAdmin: {7, 8}} {
+	for role, want := range map[Role]Limit{RoleRead: {Rate: 1000, Burst: 1000}, RoleWrite: {Rate: 1000, Burst: 2000}, RoleAdmin: {Rate: 7, Burst: 8}} {
 		if got := ts.Limit(role); got != want {
 			t.Errorf("Limit(%s) = %v, want %v", role, got, want)
 		}
