@@ -141,8 +141,11 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	if c.cfg.TLS != nil {
 		creds = credentials.NewTLS(c.cfg.TLS.Clone())
 	}
-	cc, err := grpc.NewClient(addr,
-		grpc.WithTransportCredentials(creds),
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(creds)}
+	if c.cfg.Token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearerCreds{token: c.cfg.Token}))
+	}
+	cc, err := grpc.NewClient(addr, append(opts,
 		grpc.WithUserAgent("raftkv-client"),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			// Reconnect quickly: a restarted member should be usable again
@@ -155,7 +158,7 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 			},
 			MinConnectTimeout: c.cfg.DialTimeout,
 		}),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: endpoint %q: %w", ErrInvalidArgument, addr, err)
 	}

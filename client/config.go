@@ -96,6 +96,11 @@ type Config struct {
 	// NoQuorumGrace in all. Set it above the cluster's usual election time.
 	// 0 means 1.5s; negative means never wait.
 	NoQuorumGrace time.Duration
+	// Token is a bearer token sent with every call as gRPC metadata
+	// "authorization: Bearer <token>", for clusters that run with
+	// --auth-token-file. "" sends none. The transport is plaintext, so
+	// the token is only as private as the network.
+	Token string
 	// Logger receives Debug logs per attempt and Info logs on leader changes.
 	// nil discards logs.
 	Logger *slog.Logger

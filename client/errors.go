@@ -62,6 +62,12 @@ var (
 	// it still did when the call's deadline ran out. Nothing was applied by
 	// the refused attempts. Errors wrapping it also wrap ErrUnavailable.
 	ErrOverloaded = errors.New("cluster overloaded")
+	// ErrUnauthenticated means the cluster requires a bearer token and the
+	// call had none (Config.Token) or one it does not know. Not retried.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPermissionDenied means the token's role does not allow the call
+	// (read < write < admin). Nothing was done. Not retried.
+	ErrPermissionDenied = errors.New("permission denied")
 )
 
 // NoQuorumError is returned (possibly wrapped) when a write or a
@@ -196,6 +202,10 @@ func (f failure) toError(write, sent bool) error {
 			}
 		}
 		return fmt.Errorf("%w: %s: %s", ErrUnavailable, f.target, f.msg)
+	case codes.Unauthenticated:
+		return withDetail(ErrUnauthenticated, f.msg)
+	case codes.PermissionDenied:
+		return withDetail(ErrPermissionDenied, f.msg)
 	case codes.ResourceExhausted:
 		if f.reason == reasonOverloaded {
 			return fmt.Errorf("%w: %w: %s: %s", ErrUnavailable, ErrOverloaded, f.target, f.msg)

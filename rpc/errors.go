@@ -106,6 +106,10 @@ func toStatus(err error, nodeID string, leaderAddr LeaderAddrFunc) (error, bool)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error()), true
+	case errors.Is(err, errUnauthenticated):
+		return status.Error(codes.Unauthenticated, err.Error()), true
+	case errors.Is(err, errPermissionDenied):
+		return status.Error(codes.PermissionDenied, err.Error()), true
 	case errors.Is(err, store.ErrInvalidArgument), errors.Is(err, raftnode.ErrInvalidArgument):
 		return status.Error(codes.InvalidArgument, err.Error()), true
 	case errors.Is(err, raftnode.ErrUnknownMember):

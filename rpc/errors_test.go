@@ -52,6 +52,8 @@ func TestToStatus(t *testing.T) {
 		{"unknown member", wrap(raftnode.ErrUnknownMember), codes.NotFound, ReasonUnknownMember, false},
 		{"membership refused", wrap(raftnode.ErrMembershipRefused), codes.FailedPrecondition, ReasonMembershipRefused, false},
 		{"overloaded", wrap(&overloadedError{class: "writes", limit: 4, retryAfter: 50 * time.Millisecond}), codes.ResourceExhausted, ReasonOverloaded, false},
+		{"unauthenticated", fmt.Errorf("%w: missing bearer token", errUnauthenticated), codes.Unauthenticated, "", false},
+		{"permission denied", fmt.Errorf("%w: read may not write", errPermissionDenied), codes.PermissionDenied, "", false},
 		{"unknown", errors.New("disk on fire"), codes.Internal, "", true},
 	}
 	for _, tt := range tests {

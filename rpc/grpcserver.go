@@ -14,10 +14,11 @@ import (
 // NewGRPCServer returns a grpc.Server with the KV, Cluster, health and
 // reflection services registered and the server's interceptors installed:
 // a default deadline for calls that carry none, the translation of domain
-// errors to statuses, request validation (validate.go), and admission control (admission.go), which refuses
+// errors to statuses, bearer-token auth when a token set is in force
+// (auth.go), request validation (validate.go), and admission control (admission.go), which refuses
 // work beyond the node's in-flight limits before anything is queued.
 func NewGRPCServer(s *Server, opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.deadlineInterceptor, s.statusInterceptor, s.validationInterceptor, s.admissionInterceptor)}, opts...)
+	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.deadlineInterceptor, s.statusInterceptor, s.authInterceptor, s.validationInterceptor, s.admissionInterceptor)}, opts...)
 	gs := grpc.NewServer(opts...)
 	kvpb.RegisterKVServer(gs, s)
 	kvpb.RegisterClusterServer(gs, s)

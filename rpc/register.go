@@ -84,7 +84,7 @@ func (s *Server) registerOnce() error {
 			lastErr = err
 			continue
 		}
-		if _, err := kvpb.NewClusterClient(cc).Join(ctx, req, grpc.WaitForReady(false)); err != nil {
+		if _, err := kvpb.NewClusterClient(cc).Join(s.withNodeAuth(ctx), req, grpc.WaitForReady(false)); err != nil {
 			lastErr = fmt.Errorf("join via %s: %w", addr, err)
 			continue
 		}

@@ -8,10 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/health"
 
+	"github.com/raftkv/raftkv/auth"
 	"github.com/raftkv/raftkv/proto/kvpb"
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/store"
@@ -107,6 +109,16 @@ type Config struct {
 	// OverloadRetryAfter is the retry hint (RetryInfo) sent with OVERLOADED.
 	// 0 means DefaultOverloadRetryAfter (50ms).
 	OverloadRetryAfter time.Duration
+	// Tokens, if not nil, turns on bearer-token auth with this token set
+	// (the gateway's token file format, package auth): Get, List, Members
+	// and Status need read, Put, Delete and CompareAndSwap write, Join
+	// admin; health and reflection stay open. SetTokens replaces it.
+	Tokens *auth.TokenSet
+	// NodeToken is the token this node sends on calls it makes for itself
+	// (self-registration through Join), so it needs role admin in the
+	// token file. "" sends none. Forwarded client calls carry the client's
+	// own token instead.
+	NodeToken string
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -154,8 +166,9 @@ type Server struct {
 	log    *slog.Logger
 	health *health.Server
 	fwd    *forwarder
-	writes semaphore // admission slots for writes; nil: unlimited
-	reads  semaphore // admission slots for reads; nil: unlimited
+	writes semaphore                     // admission slots for writes; nil: unlimited
+	reads  semaphore                     // admission slots for reads; nil: unlimited
+	tokens atomic.Pointer[auth.TokenSet] // nil: auth off
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close; stops background loops
@@ -170,7 +183,7 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 	}
 	cfg.setDefaults()
 	log := cfg.Logger.With("component", "rpc", "node_id", string(node.ID()))
-	return &Server{
+	s := &Server{
 		cfg:    cfg,
 		node:   node,
 		reader: reader,
@@ -180,7 +193,9 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 		writes: newSemaphore(cfg.MaxInflightWrites),
 		reads:  newSemaphore(cfg.MaxInflightReads),
 		done:   make(chan struct{}),
-	}, nil
+	}
+	s.tokens.Store(cfg.Tokens)
+	return s, nil
 }
 
 // Start runs the health updater and the self-registration loop until Close.

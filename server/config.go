@@ -94,6 +94,15 @@ type Config struct {
 	// MaxInflightWrites does. 0 means 4096 (rpc.DefaultMaxInflightReads);
 	// negative means no limit.
 	MaxInflightReads int
+	// AuthTokenFile, if set, turns on bearer-token auth on the gRPC API
+	// with the token file at this path (the gateway's format, package
+	// auth); Server.ReloadTokens re-reads it. "" leaves the API open.
+	AuthTokenFile string
+	// NodeTokenFile holds, in plain text, the token this node sends when
+	// it registers itself with the leader (a Join, which needs role admin
+	// in every node's token file). Required with AuthTokenFile on a node
+	// that must join or register through a peer; ignored without it.
+	NodeTokenFile string
 	// PprofEnabled serves net/http/pprof under /debug/pprof/ on the admin
 	// port. Off by default: profiles expose internals and cost CPU.
 	PprofEnabled bool
@@ -134,6 +143,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("autopilot: %w", err))
 	}
 	errs = append(errs, c.validateTLS()...)
+	if c.NodeTokenFile != "" && c.AuthTokenFile == "" {
+		errs = append(errs, errors.New("a node token file needs a token file: the node token is only checked when auth is on"))
+	}
 	rc := c.raftConfig()
 	if err := rc.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("raft: %w", err))

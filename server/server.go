@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/raftkv/raftkv/auth"
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/rpc"
 	"github.com/raftkv/raftkv/store"
@@ -84,6 +85,18 @@ func Start(cfg Config) (s *Server, err error) {
 	if s.node, err = raftnode.New(rc, stateMachine{s.st}); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
+	var tokens *auth.TokenSet
+	var nodeToken string
+	if cfg.AuthTokenFile != "" {
+		if tokens, err = auth.LoadTokenFile(cfg.AuthTokenFile, nil); err != nil {
+			return nil, err
+		}
+		if cfg.NodeTokenFile != "" {
+			if nodeToken, err = auth.LoadNodeToken(cfg.NodeTokenFile); err != nil {
+				return nil, err
+			}
+		}
+	}
 	s.api, err = rpc.NewServer(rpc.Config{
 		GRPCAddr:          s.GRPCAddr(),
 		JoinAddrs:         cfg.JoinAddrs,
@@ -91,6 +104,8 @@ func Start(cfg Config) (s *Server, err error) {
 		PeerTLS:           ts.peerDial,
 		MaxInflightWrites: cfg.MaxInflightWrites,
 		MaxInflightReads:  cfg.MaxInflightReads,
+		Tokens:            tokens,
+		NodeToken:         nodeToken,
 		Logger:            log,
 	}, s.node, s.st)
 	if err != nil {
@@ -109,6 +124,9 @@ func Start(cfg Config) (s *Server, err error) {
 	if s.hlis != nil {
 		s.http = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}
 		s.serve("http", func() error { return s.http.Serve(s.hlis) })
+	}
+	if tokens != nil {
+		log.Info("gRPC auth on", "tokens", tokens.Len(), "node_token", nodeToken != "")
 	}
 	log.Info("node started", "grpc_addr", s.GRPCAddr(), "raft_addr", s.node.RaftAddr(), "http_addr", s.HTTPAddr(),
 		"client_tls", ts.grpcServer != nil, "client_cert_auth", cfg.ClientTLS.ClientCertAuth, "peer_tls", ts.raft != nil)
@@ -158,6 +176,22 @@ func (s *Server) Node() *raftnode.Node { return s.node }
 
 // Store exposes the local state machine, for tests that inspect replicas.
 func (s *Server) Store() *store.Store { return s.st }
+
+// ReloadTokens re-reads Config.AuthTokenFile and puts it in force for new
+// calls (kvd does this on SIGHUP). On error the previous tokens stay in
+// force. Without a token file it does nothing.
+func (s *Server) ReloadTokens() error {
+	if s.cfg.AuthTokenFile == "" {
+		return nil
+	}
+	ts, err := auth.LoadTokenFile(s.cfg.AuthTokenFile, nil)
+	if err != nil {
+		return fmt.Errorf("reload tokens (the previous tokens stay in force): %w", err)
+	}
+	s.api.SetTokens(ts)
+	s.log.Info("token file reloaded", "tokens", ts.Len())
+	return nil
+}
 
 // Close shuts the node down in order: health goes NOT_SERVING, gRPC drains
 // (then is cut off after a grace period), the admin server stops, raft shuts

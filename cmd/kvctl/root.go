@@ -20,6 +20,9 @@ const defaultEndpoints = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 // envEndpoints names the environment variable that overrides defaultEndpoints.
 const envEndpoints = "KVCTL_ENDPOINTS"
 
+// envToken names the environment variable that supplies --token.
+const envToken = "RAFTKV_TOKEN"
+
 // kvClient is the part of *client.Client the commands use; tests substitute
 // a fake to exercise commands and printers without a cluster.
 type kvClient interface {
@@ -49,6 +52,7 @@ type app struct {
 
 	// Global flags.
 	endpoints      string
+	token          string
 	dialTimeout    time.Duration
 	commandTimeout time.Duration
 	writeOut       string
@@ -143,6 +147,9 @@ requires client certificates); "kvctl certs create" makes development ones.
 	f := root.PersistentFlags()
 	f.StringVar(&a.endpoints, "endpoints", endpoints,
 		"comma-separated client gRPC addresses of cluster members (env "+envEndpoints+")")
+	// The env var is read in clientConfig, not used as the flag default,
+	// so that --help never prints a token.
+	f.StringVar(&a.token, "token", "", "bearer token for clusters with auth on (env "+envToken+")")
 	f.DurationVar(&a.dialTimeout, "dial-timeout", client.DefaultDialTimeout, "timeout for connecting to one member")
 	f.DurationVar(&a.commandTimeout, "command-timeout", 5*time.Second,
 		"timeout for the whole command, retries and failover included")
@@ -173,7 +180,11 @@ func (a *app) clientConfig() (client.Config, error) {
 	if err != nil {
 		return client.Config{}, err
 	}
-	return client.Config{Endpoints: eps, DialTimeout: a.dialTimeout, TLS: tlsCfg, Logger: logger}, nil
+	token := a.token
+	if token == "" {
+		token = a.env(envToken)
+	}
+	return client.Config{Endpoints: eps, DialTimeout: a.dialTimeout, TLS: tlsCfg, Token: token, Logger: logger}, nil
 }
 
 // withClient runs fn with a client and a context bounded by

@@ -44,7 +44,8 @@ func main() {
 }
 
 // run parses flags, starts the node and blocks until ctx ends (SIGTERM or
-// SIGINT) or a listener fails, then shuts the node down in order. The node's
+// SIGINT) or a listener fails, then shuts the node down in order. SIGHUP
+// re-reads the --auth-token-file. The node's
 // metrics go to a registry of its own, together with raftMetrics (raft's
 // telemetry) when it is not nil.
 func run(ctx context.Context, args []string, stderr io.Writer, raftMetrics *metrics.RaftSink) error {
@@ -58,11 +59,21 @@ func run(ctx context.Context, args []string, stderr io.Writer, raftMetrics *metr
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-		logger.Info("signal received, shutting down")
-	case err = <-srv.Done():
-		logger.Error("serving failed, shutting down", "err", err)
+	hup := make(chan os.Signal, 1) // size 1: reloads coalesce
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := srv.ReloadTokens(); err != nil {
+				logger.Warn("SIGHUP: token reload failed", "err", err)
+			}
+			continue
+		case <-ctx.Done():
+			logger.Info("signal received, shutting down")
+		case err = <-srv.Done():
+			logger.Error("serving failed, shutting down", "err", err)
+		}
+		return errors.Join(err, srv.Close())
 	}
-	return errors.Join(err, srv.Close())
 }
