@@ -82,12 +82,18 @@ func TestAuth_Tokens(t *testing.T) {
 		{"wrong token", bearer(ctx, "not-a-known-token-000"), func(ctx context.Context) error { _, err := kv.Get(ctx, &kvpb.GetRequest{Key: []byte("k")}); return err }, codes.Unauthenticated},
 		{"not a bearer header", metadata.AppendToOutgoingContext(ctx, "authorization", "Basic "+writeToken), func(ctx context.Context) error { _, err := kv.Put(ctx, put); return err }, codes.Unauthenticated},
 		{"read token writing", bearer(ctx, readToken), func(ctx context.Context) error { _, err := kv.Put(ctx, put); return err }, codes.PermissionDenied},
-		{"read token deleting", bearer(ctx, readToken), func(ctx context.Context) error { _, err := kv.Delete(ctx, &kvpb.DeleteRequest{Key: []byte("k")}); return err }, codes.PermissionDenied},
+		{"read token deleting", bearer(ctx, readToken), func(ctx context.Context) error {
+			_, err := kv.Delete(ctx, &kvpb.DeleteRequest{Key: []byte("k")})
+			return err
+		}, codes.PermissionDenied},
 		{"write token joining", bearer(ctx, writeToken), func(ctx context.Context) error {
 			_, err := kvpb.NewClusterClient(cc).Join(ctx, &kvpb.JoinRequest{Id: "n9", RaftAddr: "127.0.0.1:1", GrpcAddr: "127.0.0.1:2"})
 			return err
 		}, codes.PermissionDenied},
-		{"read token status", bearer(ctx, readToken), func(ctx context.Context) error { _, err := kvpb.NewClusterClient(cc).Status(ctx, &kvpb.StatusRequest{}); return err }, codes.OK},
+		{"read token status", bearer(ctx, readToken), func(ctx context.Context) error {
+			_, err := kvpb.NewClusterClient(cc).Status(ctx, &kvpb.StatusRequest{})
+			return err
+		}, codes.OK},
 		{"health without token", ctx, func(ctx context.Context) error {
 			_, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{})
 			return err
