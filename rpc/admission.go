@@ -29,6 +29,11 @@ const (
 	// about one raft commit round trip plus a batch, so a retrying client
 	// finds freed slots without hammering the node.
 	DefaultOverloadRetryAfter = 50 * time.Millisecond
+	// DefaultAdmissionWait is how long a request that finds every slot
+	// taken may wait for one (with at most as many others waiting as
+	// there are slots) before it is refused: a few commits' worth, so
+	// slots freed under overload are reused at once.
+	DefaultAdmissionWait = 20 * time.Millisecond
 )
 
 // admissionClass says which semaphore a method takes.
@@ -56,35 +61,79 @@ func methodClass(fullMethod string) admissionClass {
 	return classOpen
 }
 
-// semaphore is a non-blocking counting semaphore; a nil semaphore admits
-// everything. Its capacity is the channel's buffer: one slot per
-// admitted request, so the buffer size is the configured limit.
-type semaphore chan struct{}
-
-func newSemaphore(n int) semaphore {
-	if n <= 0 {
-		return nil
-	}
-	return make(semaphore, n)
+// gate admits up to cap(slots) requests at once. A request that finds
+// every slot taken may wait up to wait for one, but only while fewer than
+// cap(queue) others are waiting: a slot freed by a finished request goes
+// straight to a waiter, so the node stays busy at its limit instead of
+// idling while refused clients sleep out their retry hint, and the excess
+// beyond limit+queue is refused at once. A nil gate admits everything.
+type gate struct {
+	slots chan struct{}
+	queue chan struct{}
+	wait  time.Duration
 }
 
-// tryAcquire takes a slot if one is free, without waiting.
-func (s semaphore) tryAcquire() bool {
-	if s == nil {
+// newGate returns a gate for limit requests, letting as many more wait up
+// to wait for a slot; nil (no limit) when limit <= 0.
+func newGate(limit int, wait time.Duration) *gate {
+	if limit <= 0 {
+		return nil
+	}
+	return &gate{slots: make(chan struct{}, limit), queue: make(chan struct{}, limit), wait: wait}
+}
+
+// acquire takes a slot, waiting for one within the gate's rules; false
+// means the request must be refused.
+func (g *gate) acquire(ctx context.Context) bool {
+	if g == nil {
 		return true
 	}
 	select {
-	case s <- struct{}{}:
+	case g.slots <- struct{}{}:
 		return true
 	default:
+	}
+	if g.wait <= 0 {
+		return false
+	}
+	select {
+	case g.queue <- struct{}{}:
+	default:
+		return false // the queue is full too
+	}
+	defer func() { <-g.queue }()
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
 		return false
 	}
 }
 
-func (s semaphore) release() {
-	if s != nil {
-		<-s
+func (g *gate) release() {
+	if g != nil {
+		<-g.slots
 	}
+}
+
+// inflight is the number of requests holding a slot.
+func (g *gate) inflight() int {
+	if g == nil {
+		return 0
+	}
+	return len(g.slots)
+}
+
+// limit is the number of slots; 0 means unlimited.
+func (g *gate) limit() int {
+	if g == nil {
+		return 0
+	}
+	return cap(g.slots)
 }
 
 // overloadedError refuses a request beyond the node's admission limit.
@@ -100,37 +149,36 @@ func (e *overloadedError) Error() string {
 		e.limit, e.class, e.retryAfter)
 }
 
-// admissionInterceptor refuses a write or read at once, before any work is
-// queued, when the node already has its limit of them in flight. A
-// forwarded request is counted on the follower that forwards it and again
-// on the leader, since both hold it.
+// admissionInterceptor admits a write or read when the node has fewer
+// than its limit of them in flight, or when one finishes within the gate's
+// short wait; otherwise it refuses at once, before any work is queued in
+// raft. A forwarded request is counted on the follower that forwards it
+// and again on the leader, since both hold it.
 func (s *Server) admissionInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	var sem semaphore
-	var e *overloadedError
+	var g *gate
+	var class string
 	switch methodClass(info.FullMethod) {
 	case classWrite:
-		sem = s.writes
-		e = &overloadedError{class: "writes", limit: cap(sem), retryAfter: s.cfg.OverloadRetryAfter}
+		g, class = s.writes, "writes"
 	case classRead:
-		sem = s.reads
-		e = &overloadedError{class: "reads", limit: cap(sem), retryAfter: s.cfg.OverloadRetryAfter}
+		g, class = s.reads, "reads"
 	default:
 		return handler(ctx, req)
 	}
-	if !sem.tryAcquire() {
-		return nil, e
+	if !g.acquire(ctx) {
+		return nil, &overloadedError{class: class, limit: g.limit(), retryAfter: s.cfg.OverloadRetryAfter}
 	}
-	defer sem.release()
+	defer g.release()
 	return handler(ctx, req)
 }
 
 // Inflight reports how many writes and reads this node is handling now
 // (for the raftkv_inflight_requests gauge).
 func (s *Server) Inflight() (writes, reads int) {
-	return len(s.writes), len(s.reads)
+	return s.writes.inflight(), s.reads.inflight()
 }
 
 // InflightLimits reports the admission limits in force; 0 means unlimited.
 func (s *Server) InflightLimits() (writes, reads int) {
-	return cap(s.writes), cap(s.reads)
+	return s.writes.limit(), s.reads.limit()
 }

@@ -130,3 +130,42 @@ func retryDelay(err error) time.Duration {
 	}
 	return 0
 }
+
+// TestGate_WaitsForAFreedSlot checks the admission gate's queue: a request
+// that finds the node full waits for a slot and takes it the moment one is
+// freed; only as many may wait as there are slots, and the next is refused
+// at once; a wait ends, refused, when it expires or the caller gives up.
+func TestGate_WaitsForAFreedSlot(t *testing.T) {
+	ctx := t.Context()
+	g := newGate(1, time.Hour)
+	if !g.acquire(ctx) {
+		t.Fatal("first request refused by an empty gate")
+	}
+	admitted := make(chan bool)
+	go func() { admitted <- g.acquire(ctx) }()
+	raftnodetest.WaitFor(t, 5*time.Second, "one request waiting", func() bool { return len(g.queue) == 1 })
+	if g.acquire(ctx) { // would wait an hour if the full queue did not refuse at once
+		t.Fatal("a request beyond the limit and the queue was admitted")
+	}
+	g.release()
+	if !<-admitted {
+		t.Fatal("the waiting request was refused although a slot was freed")
+	}
+	if g.inflight() != 1 || len(g.queue) != 0 {
+		t.Fatalf("inflight %d, waiting %d; want 1 and 0", g.inflight(), len(g.queue))
+	}
+
+	short := newGate(1, time.Millisecond)
+	short.acquire(ctx)
+	if short.acquire(ctx) {
+		t.Fatal("admitted after the wait expired with the slot still taken")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if g.acquire(cancelled) {
+		t.Fatal("admitted a request whose caller had given up")
+	}
+	if newGate(0, time.Hour) != nil || !(*gate)(nil).acquire(ctx) {
+		t.Fatal("a zero limit must admit everything")
+	}
+}

@@ -109,6 +109,11 @@ type Config struct {
 	// OverloadRetryAfter is the retry hint (RetryInfo) sent with OVERLOADED.
 	// 0 means DefaultOverloadRetryAfter (50ms).
 	OverloadRetryAfter time.Duration
+	// AdmissionWait is how long a write or read that finds the node at its
+	// limit may wait for a slot before it is refused (as many may wait as
+	// the limit). 0 means DefaultAdmissionWait (20ms); negative refuses at
+	// once.
+	AdmissionWait time.Duration
 	// Tokens, if not nil, turns on bearer-token auth with this token set
 	// (the gateway's token file format, package auth): Get, List, Members
 	// and Status need read, Put, Delete and CompareAndSwap write, Join
@@ -142,6 +147,9 @@ func (c *Config) setDefaults() {
 	if c.OverloadRetryAfter <= 0 {
 		c.OverloadRetryAfter = DefaultOverloadRetryAfter
 	}
+	if c.AdmissionWait == 0 {
+		c.AdmissionWait = DefaultAdmissionWait
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -166,8 +174,8 @@ type Server struct {
 	log    *slog.Logger
 	health *health.Server
 	fwd    *forwarder
-	writes semaphore                     // admission slots for writes; nil: unlimited
-	reads  semaphore                     // admission slots for reads; nil: unlimited
+	writes *gate                         // admission of writes; nil: unlimited
+	reads  *gate                         // admission of reads; nil: unlimited
 	tokens atomic.Pointer[auth.TokenSet] // nil: auth off
 
 	closeOnce sync.Once
@@ -190,8 +198,8 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 		log:    log,
 		health: health.NewServer(),
 		fwd:    newForwarder(cfg.ForwardTimeout, cfg.PeerTLS),
-		writes: newSemaphore(cfg.MaxInflightWrites),
-		reads:  newSemaphore(cfg.MaxInflightReads),
+		writes: newGate(cfg.MaxInflightWrites, cfg.AdmissionWait),
+		reads:  newGate(cfg.MaxInflightReads, cfg.AdmissionWait),
 		done:   make(chan struct{}),
 	}
 	s.tokens.Store(cfg.Tokens)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -94,6 +95,10 @@ type Config struct {
 	// MaxInflightWrites does. 0 means 4096 (rpc.DefaultMaxInflightReads);
 	// negative means no limit.
 	MaxInflightReads int
+	// AdmissionWait is how long a write or read that finds the node at its
+	// limit may wait for a slot before it is refused; 0 means 20ms
+	// (rpc.DefaultAdmissionWait), negative refuses at once.
+	AdmissionWait time.Duration
 	// AuthTokenFile, if set, turns on bearer-token auth on the gRPC API
 	// with the token file at this path (the gateway's format, package
 	// auth); Server.ReloadTokens re-reads it. "" leaves the API open.

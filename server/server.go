@@ -104,6 +104,7 @@ func Start(cfg Config) (s *Server, err error) {
 		PeerTLS:           ts.peerDial,
 		MaxInflightWrites: cfg.MaxInflightWrites,
 		MaxInflightReads:  cfg.MaxInflightReads,
+		AdmissionWait:     cfg.AdmissionWait,
 		Tokens:            tokens,
 		NodeToken:         nodeToken,
 		Logger:            log,

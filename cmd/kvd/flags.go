@@ -50,6 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	addTLSFlags(fs, &cfg)
 	fs.IntVar(&cfg.MaxInflightWrites, "max-inflight-writes", rpc.DefaultMaxInflightWrites, "writes handled at once before refusing more with OVERLOADED (negative: no limit)")
 	fs.IntVar(&cfg.MaxInflightReads, "max-inflight-reads", rpc.DefaultMaxInflightReads, "reads handled at once before refusing more with OVERLOADED (negative: no limit)")
+	fs.DurationVar(&cfg.AdmissionWait, "admission-wait", rpc.DefaultAdmissionWait, "how long a request that finds the node at its limit waits for a slot before OVERLOADED (negative: refuse at once)")
 	fs.StringVar(&cfg.AuthTokenFile, "auth-token-file", "", "token file (the gateway's format) that turns on bearer-token auth on the gRPC API; re-read on SIGHUP (empty: no auth)")
 	fs.StringVar(&cfg.NodeTokenFile, "auth-node-token-file", "", "file holding this node's own token (role admin in the token file), sent when it registers with the leader")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
