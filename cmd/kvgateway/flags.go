@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftkv/raftkv/auth"
 	"github.com/raftkv/raftkv/client"
 	"github.com/raftkv/raftkv/gateway"
 	"github.com/raftkv/raftkv/tlsconfig"
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&upstream.TrustedCAFile, "cacert", "", "cluster connection: verify the members' certificates with this CA bundle (PEM); enables TLS to the cluster")
 	fs.StringVar(&upstream.CertFile, "cert", "", "cluster connection: client certificate (PEM) for clusters with --client-cert-auth; needs --key")
 	fs.StringVar(&upstream.KeyFile, "key", "", "cluster connection: private key of --cert (PEM)")
+	clusterToken := fs.String("cluster-token-file", "", "cluster connection: file holding the gateway's own bearer token for a cluster run with --auth-token-file (role write, or admin)")
 	fs.DurationVar(&o.client.DialTimeout, "dial-timeout", o.client.DialTimeout, "bound on one connection attempt to one member")
 	fs.StringVar(&o.gateway.TokenFile, "token-file", "", "bearer tokens and roles (JSON; reloaded on SIGHUP); required unless --insecure-no-auth")
 	fs.BoolVar(&o.gateway.InsecureNoAuth, "insecure-no-auth", false, "serve without authentication: anyone who can connect may read, write and delete (development only)")
@@ -80,6 +82,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		if o.client.TLS, err = upstream.ClientConfig(); err != nil {
 			return nil, fmt.Errorf("%w: --cacert/--cert/--key: %w", errUsage, err)
+		}
+	}
+	if *clusterToken != "" {
+		if o.client.Token, err = auth.LoadNodeToken(*clusterToken); err != nil {
+			return nil, fmt.Errorf("%w: --cluster-token-file: %w", errUsage, err)
 		}
 	}
 	o.client.Endpoints = splitList(*endpoints)
