@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -25,11 +26,14 @@ type Node struct {
 	cfg  Config
 	log  *slog.Logger
 
-	raft     *raft.Raft
-	trans    *raft.NetworkTransport
-	store    *raftboltdb.BoltStore
-	fsm      *fsm
-	observer *raft.Observer
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+	fsm   *fsm
+	// nextCommand is the index of the last log entry advanceOverSkipped
+	// found to be one the state machine sees (0 before any).
+	nextCommand atomic.Uint64
+	observer    *raft.Observer
 
 	hbObserver *raft.Observer        // heartbeat failures and resumptions; see peers.go
 	hbCh       chan raft.Observation // size 16, like obsCh
