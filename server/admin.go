@@ -142,13 +142,20 @@ func (s *Server) readyzChecks() []check {
 			// write.
 			st := s.node.Status()
 			commit, applied := st.CommitIndex, st.AppliedIndex
-			if applied < commit {
-				return fmt.Errorf("applied index %d behind commit index %d", applied, commit)
+			if commit > applied && commit-applied > readyMaxLag {
+				return fmt.Errorf("applied index %d behind commit index %d by more than %d entries", applied, commit, readyMaxLag)
 			}
 			return nil
 		}},
 	}
 }
+
+// readyMaxLag is how many committed entries a ready node may not have
+// applied yet. Under write load the state machine always trails the commit
+// index by a batch or two; demanding applied == commit made busy nodes flap
+// out of load balancers. Consul's autopilot allows 250 (MaxTrailingLogs),
+// and so does kvctl cluster health.
+const readyMaxLag = 250
 
 // healthHandler runs checks for a Kubernetes-style probe endpoint.
 func healthHandler(name string, checks []check) http.Handler {

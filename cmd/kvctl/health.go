@@ -24,7 +24,20 @@ type healthRow struct {
 // degraded and has applied what it knows to be committed.
 func (r healthRow) healthy() bool {
 	s := r.Status
-	return r.Err == nil && s != nil && s.Header.LeaderKnown && !s.Header.Degraded && s.AppliedIndex >= s.CommitIndex
+	return r.Err == nil && s != nil && s.Header.LeaderKnown && !s.Header.Degraded && !behind(s)
+}
+
+// healthyMaxLag is how many committed entries a member may not have applied
+// yet and still count as caught up. Under write load the state machine is
+// always a batch or two behind the commit index, so "applied == commit"
+// would call a busy, healthy cluster unavailable; Consul's autopilot draws
+// the same line at 250 entries (MaxTrailingLogs).
+const healthyMaxLag = 250
+
+// behind reports whether a member trails its commit index by more than
+// healthyMaxLag entries.
+func behind(s *client.Status) bool {
+	return s.CommitIndex > s.AppliedIndex && s.CommitIndex-s.AppliedIndex > healthyMaxLag
 }
 
 // verdict explains healthy in a few words.
@@ -36,7 +49,7 @@ func (r healthRow) verdict() string {
 		return "degraded: no quorum (serves stale reads only)"
 	case !s.Header.LeaderKnown:
 		return "no known leader"
-	case s.AppliedIndex < s.CommitIndex:
+	case behind(s):
 		return fmt.Sprintf("catching up: applied %d of %d committed", s.AppliedIndex, s.CommitIndex)
 	}
 	return "healthy: " + r.Status.Role

@@ -18,7 +18,11 @@ func TestClusterTolerance(t *testing.T) {
 	degraded := ok("n3")
 	degraded.Status.Header.Degraded = true
 	behind := ok("n2")
-	behind.Status.AppliedIndex = 3
+	behind.Status.CommitIndex = 1000
+	behind.Status.AppliedIndex = 1000 - healthyMaxLag - 1
+	busy := ok("n2") // a batch or two behind under load: healthy
+	busy.Status.CommitIndex = 1000
+	busy.Status.AppliedIndex = 1000 - healthyMaxLag
 	nonVoter := down("r1")
 	nonVoter.Member.Voter = false
 
@@ -31,6 +35,7 @@ func TestClusterTolerance(t *testing.T) {
 		{"all healthy", []healthRow{ok("n1"), ok("n2"), ok("n3")}, 3, 1},
 		{"one down", []healthRow{ok("n1"), ok("n2"), down("n3")}, 2, 0},
 		{"one degraded one behind", []healthRow{ok("n1"), behind, degraded}, 1, -1},
+		{"busy, within the lag allowed", []healthRow{ok("n1"), busy, ok("n3")}, 3, 1},
 		{"five voters, non-voter ignored", []healthRow{ok("n1"), ok("n2"), ok("n3"), ok("n4"), down("n5"), nonVoter}, 4, 1},
 	}
 	for _, tt := range tests {
