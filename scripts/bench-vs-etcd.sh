@@ -165,7 +165,7 @@ cat "$WORK/table.md"
 if [[ -f $OUT && $OUT == "$root/docs/benchmarks.md" ]] && grep -q '^<!-- bench-vs-etcd:end -->' "$OUT"; then
   # Replace only the generated section of the hand-written document.
   awk -v f="$WORK/table.md" '
-    /^<!-- bench-vs-etcd:begin -->/ {print; while ((getline l < f) > 0) print l; skip = 1; next}
+    /^<!-- bench-vs-etcd:begin -->/ {print; while ((getline l < f) > 0) if (l !~ /^# raftkv vs etcd/) print l; skip = 1; next}
     /^<!-- bench-vs-etcd:end -->/ {skip = 0}
     !skip {print}' "$OUT" >"$WORK/out.md" && mv "$WORK/out.md" "$OUT"
 else
