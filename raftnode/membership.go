@@ -95,14 +95,20 @@ func (n *Node) add(ctx context.Context, id NodeID, raftAddr string, suffrage raf
 		return err
 	}
 	for _, s := range servers {
+		if NodeID(s.ID) == id && string(s.Address) == raftAddr && s.Suffrage == suffrage {
+			n.log.Debug(what+": already a member", "member_id", string(id))
+			return nil
+		}
+	}
+	if err := n.verifyPeer(ctx, raftAddr); err != nil {
+		return fmt.Errorf("%s %s: %w", what, id, err)
+	}
+	for _, s := range servers {
 		switch {
 		case NodeID(s.ID) == id && suffrage == raft.Nonvoter && s.Suffrage == raft.Voter:
 			return fmt.Errorf("%s %s: %w: %s is a voter and is never demoted; "+
 				"remove it first to re-add it as a non-voter, or join it without nonvoter",
 				what, id, ErrMembershipRefused, id)
-		case NodeID(s.ID) == id && string(s.Address) == raftAddr && s.Suffrage == suffrage:
-			n.log.Debug(what+": already a member", "member_id", string(id))
-			return nil
 		case NodeID(s.ID) != id && string(s.Address) == raftAddr:
 			n.log.Info("removing stale member at joining node's address",
 				"member_id", string(s.ID), "raft_addr", raftAddr)

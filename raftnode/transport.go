@@ -1,6 +1,7 @@
 package raftnode
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -98,17 +99,51 @@ func (l *tlsStreamLayer) Addr() net.Addr { return l.advertise }
 
 // Dial connects to a peer and completes the handshake within timeout.
 func (l *tlsStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(string(address))
+	return dialPeerTLS(l.cfg, string(address), timeout)
+}
+
+// dialPeerTLS connects to the raft address of a peer over TLS, presenting
+// cfg's certificate and verifying the peer's against cfg's RootCAs for the
+// address's host, and completes the handshake within timeout.
+func dialPeerTLS(cfg *tls.Config, address string, timeout time.Duration) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, fmt.Errorf("raft peer address %q: %w", address, err)
 	}
-	cfg := l.cfg.Clone()
+	cfg = cfg.Clone()
 	cfg.ServerName = host // raft addresses are IPs: the peer needs an IP SAN
 	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
 	// tls.Dialer applies the net.Dialer timeout to the handshake as well.
-	conn, err := d.Dial("tcp", string(address))
+	conn, err := d.Dial("tcp", address)
 	if err != nil {
 		return nil, fmt.Errorf("dial raft peer %s: %w", address, err)
 	}
 	return conn, nil
+}
+
+// verifyPeerTimeout bounds verifyPeer's handshake when ctx has no earlier
+// deadline.
+const verifyPeerTimeout = 5 * time.Second
+
+// verifyPeer checks, before a node is added to the configuration, that the
+// raft address it gave presents a peer certificate this cluster trusts:
+// with peer TLS it completes a TLS handshake with it. Without the check a
+// client allowed to call Join could add a voter that counts towards the
+// quorum but whose raft traffic every member refuses, taking away one
+// failure the cluster could otherwise survive. Without peer TLS there is
+// nothing to verify.
+func (n *Node) verifyPeer(ctx context.Context, raftAddr string) error {
+	if n.cfg.TLS == nil {
+		return nil
+	}
+	timeout := verifyPeerTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	conn, err := dialPeerTLS(n.cfg.TLS, raftAddr, timeout)
+	if err != nil {
+		return fmt.Errorf("%w: the node at raft address %s did not present a peer certificate this cluster trusts "+
+			"(issue it from the cluster's peer CA with an IP SAN for that address): %w", ErrMembershipRefused, raftAddr, err)
+	}
+	return conn.Close() // raft's listener sees EOF before any command and drops it quietly
 }

@@ -245,3 +245,82 @@ func TestCluster_TLSRefusesForeignNodes(t *testing.T) {
 		t.Fatalf("membership changed: %v -> %v", membersBefore, membersAfter)
 	}
 }
+
+// peerListener serves TLS with info's certificate on a free loopback port,
+// completing each handshake and hanging up, as a node's raft port would
+// for a connection that sends nothing. It returns the address.
+func peerListener(t *testing.T, info tlsconfig.Info) string {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(info.CertFile, info.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", servertest.FreeAddrs(t, 1)[0], &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.(*tls.Conn).Handshake()
+			_ = conn.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestCluster_TLSJoinNeedsTrustedPeerCert: a caller with a valid client
+// certificate asks to add a node whose raft port presents a peer
+// certificate from another CA. Added, it would count towards the quorum
+// while every member refused its raft traffic; the leader checks the
+// certificate first, refuses with MEMBERSHIP_REFUSED and changes nothing.
+// A node whose raft port presents the cluster's certificate is added.
+func TestCluster_TLSJoinNeedsTrustedPeerCert(t *testing.T) {
+	pki := tlsconfigtest.New(t, "cluster CA")
+	rogueCA := tlsconfigtest.New(t, "rogue CA")
+	c := servertest.StartCluster(t, 3, withTLS(pki))
+	li := c.Leader(leaderWait)
+	ctx := ctxTimeout(t, 20*time.Second)
+	before, err := c.Node(li).Node().Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient(c.Endpoints()[li], grpc.WithTransportCredentials(credentials.NewTLS(tlsClientConfig(t, pki.Issue("operator")))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	cluster := kvpb.NewClusterClient(cc)
+
+	for _, voter := range []bool{true, false} {
+		rogueAddr := peerListener(t, rogueCA.Issue("rogue"))
+		_, err := cluster.Join(ctx, &kvpb.JoinRequest{Id: "rogue", RaftAddr: rogueAddr, GrpcAddr: "127.0.0.1:1", Nonvoter: !voter})
+		if r, _ := reasonOf(err); status.Code(err) != codes.FailedPrecondition || r != "MEMBERSHIP_REFUSED" ||
+			!strings.Contains(err.Error(), "peer certificate") {
+			t.Fatalf("join (voter %v) with a foreign peer certificate = %v; want FailedPrecondition/MEMBERSHIP_REFUSED naming the certificate", voter, err)
+		}
+	}
+	after, err := c.Node(li).Node().Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("members changed from %v to %v", before, after)
+	}
+
+	goodAddr := peerListener(t, pki.Issue("replica"))
+	if _, err := cluster.Join(ctx, &kvpb.JoinRequest{Id: "replica", RaftAddr: goodAddr, GrpcAddr: "127.0.0.1:1", Nonvoter: true}); err != nil {
+		t.Fatalf("join with the cluster's peer certificate: %v", err)
+	}
+	after, err = c.Node(li).Node().Members(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before)+1 {
+		t.Fatalf("members after a trusted join = %v, want one more than %v", after, before)
+	}
+}
