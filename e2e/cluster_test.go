@@ -180,6 +180,21 @@ func newClient(t *testing.T, endpoints []string) *client.Client {
 	return cl
 }
 
+// expectKvctl runs kvctl with args, fails the test unless it exits with
+// wantCode and (when wantOut is not empty) prints wantOut on stdout, and
+// returns stdout and stderr together.
+func (c *procCluster) expectKvctl(wantCode int, wantOut string, args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.kvctl(args...)
+	if code != wantCode {
+		c.t.Fatalf("kvctl %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out, errOut)
+	}
+	if wantOut != "" && !strings.Contains(out, wantOut) {
+		c.t.Fatalf("kvctl %v: stdout %q does not contain %q", args, out, wantOut)
+	}
+	return out + errOut
+}
+
 // kvctl runs the kvctl binary against the cluster and returns stdout,
 // stderr and the exit code.
 func (c *procCluster) kvctl(args ...string) (string, string, int) {

@@ -18,17 +18,7 @@ import (
 func TestE2E_Kvctl(t *testing.T) {
 	c := startCluster(t)
 
-	expect := func(wantCode int, wantOut string, args ...string) string {
-		t.Helper()
-		out, errOut, code := c.kvctl(args...)
-		if code != wantCode {
-			t.Fatalf("kvctl %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out, errOut)
-		}
-		if wantOut != "" && !strings.Contains(out, wantOut) {
-			t.Fatalf("kvctl %v: stdout %q does not contain %q", args, out, wantOut)
-		}
-		return out + errOut
-	}
+	expect := c.expectKvctl
 
 	expect(0, "OK", "put", "greeting", "hello")
 	expect(0, "hello", "get", "greeting")

@@ -49,17 +49,7 @@ func TestE2E_Membership(t *testing.T) {
 		}
 	})
 
-	expect := func(wantCode int, wantOut string, args ...string) string {
-		t.Helper()
-		out, errOut, code := c.kvctl(args...)
-		if code != wantCode {
-			t.Fatalf("kvctl %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, wantCode, out, errOut)
-		}
-		if wantOut != "" && !strings.Contains(out, wantOut) {
-			t.Fatalf("kvctl %v: stdout %q does not contain %q", args, out, wantOut)
-		}
-		return out + errOut
-	}
+	expect := c.expectKvctl
 	type member struct {
 		ID       string `json:"id"`
 		GRPCAddr string `json:"grpc_addr"`
