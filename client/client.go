@@ -23,8 +23,9 @@ import (
 type Client struct {
 	cfg       Config
 	log       *slog.Logger
-	endpoints []string  // configured endpoints, deduplicated, in order
-	bal       *balancer // spreads stale and bounded reads over the members
+	endpoints []string       // configured endpoints, deduplicated, in order
+	bal       *balancer      // spreads stale and bounded reads over the members
+	throttle  *retryThrottle // limits retries of OVERLOADED refusals
 
 	// seen is the highest raft index this client has seen: write indexes and
 	// the applied index of linearizable reads. It is sent as min_index on
@@ -84,6 +85,7 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 		}
 	}
 	c.bg, c.stopBg = context.WithCancel(context.Background())
+	c.throttle = newRetryThrottle()
 	c.bal = newBalancer(now, cfg.EjectBackoff, cfg.EjectBackoffMax, c.endpoints)
 	c.bal.probe = c.probe
 	// Build the configured endpoints' connections now (this does no I/O) so a

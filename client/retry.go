@@ -230,6 +230,7 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 		hdr, err := fn(ctx, cc, grpc.Peer(&p))
 		if err == nil {
 			c.observe(hdr)
+			c.throttle.succeeded()
 			return nil
 		}
 		if c.isClosed() {
@@ -295,6 +296,12 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 		}
 		if act == actReturn {
 			return ferr
+		}
+		if f.reason == reasonOverloaded && !c.throttle.refused() {
+			// Most recent calls were refused too: retrying would add load
+			// to a node that is shedding it.
+			c.log.Debug("overloaded; not retrying (retry throttle)", "method", method, "target", target)
+			return ferr // wraps ErrOutcomeUnknown if an earlier attempt may have applied (see the defer)
 		}
 		lastErr = ferr
 		if f.reason == reasonNoQuorum || sweep != nil {

@@ -114,3 +114,65 @@ func TestPauseAtLeast_HonoursHint(t *testing.T) {
 		t.Errorf("pauseAtLeast = %v, want DeadlineExceeded", err)
 	}
 }
+
+// TestClient_OverloadRetriesAreThrottled: a client whose writes keep being
+// refused with OVERLOADED first retries them (a brief overload passes
+// unnoticed), then, once most recent calls were refused, stops resending
+// and fails each call after one attempt with ErrOverloaded, so that it
+// does not multiply the load on a node shedding it. Successes restore the
+// retries.
+func TestClient_OverloadRetriesAreThrottled(t *testing.T) {
+	n := startFake(t, "n1")
+	c := newTestClient(t, n.addr)
+	n.script("Put", failFirst(1, raftkvErr(codes.ResourceExhausted, reasonOverloaded, nil)))
+	if _, err := c.Put(testCtx(t), "k", []byte("v")); err != nil || n.count("Put") != 2 {
+		t.Fatalf("one refusal: Put = %v after %d attempts, want success after 2", err, n.count("Put"))
+	}
+
+	n.script("Put", always(raftkvErr(codes.ResourceExhausted, reasonOverloaded, nil)))
+	ctx, cancel := context.WithTimeout(testCtx(t), 30*time.Second)
+	defer cancel()
+	before := n.count("Put")
+	for i := range 10 {
+		_, err := c.Put(ctx, "k", []byte("v"))
+		if !errors.Is(err, ErrOverloaded) {
+			t.Fatalf("call %d under overload = %v, want ErrOverloaded", i, err)
+		}
+	}
+	attempts := n.count("Put") - before
+	if attempts > 15 {
+		t.Fatalf("10 refused calls made %d attempts; want retries to stop after a few refusals", attempts)
+	}
+	last := n.count("Put")
+	if _, err := c.Put(ctx, "k", []byte("v")); !errors.Is(err, ErrOverloaded) || n.count("Put") != last+1 {
+		t.Fatalf("throttled call = %v after %d attempts, want ErrOverloaded after exactly 1", err, n.count("Put")-last)
+	}
+
+	n.script("Put", nil)
+	for range 70 { // from an empty bucket: 70 x 0.1 tokens, more than half of 10
+		if _, err := c.Put(ctx, "k", []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.script("Put", failFirst(n.count("Put")+1, raftkvErr(codes.ResourceExhausted, reasonOverloaded, nil)))
+	if _, err := c.Put(ctx, "k", []byte("v")); err != nil {
+		t.Fatalf("after 70 successes a refusal is not retried again; Put = %v", err)
+	}
+}
+
+func TestRetryThrottle(t *testing.T) {
+	th := newRetryThrottle()
+	allowed := 0
+	for th.refused() {
+		allowed++
+	}
+	if allowed != 4 { // 10 tokens: retries while more than 5 remain
+		t.Fatalf("%d refusals retried from a full bucket, want 4", allowed)
+	}
+	for range 60 {
+		th.succeeded()
+	}
+	if !th.refused() {
+		t.Fatal("refusals not retried again after 60 successes")
+	}
+}

@@ -10,21 +10,25 @@ import (
 
 // Default admission limits (Config.MaxInflightWrites, MaxInflightReads).
 //
-// They bound work queued on a node, not throughput. By Little's law a
-// leader committing a write in 2-5 ms (an fsync per raft batch) serves
-// 1024 concurrent writes at 200k-500k writes/s, far beyond what one raft
-// group with a bbolt state machine sustains, so a legitimate load never
-// meets the limit; a load that does would only wait longer in raft's queue
-// and time out. Reads cost less (ReadIndex is batched per heartbeat, the
-// read itself is a local bbolt transaction), so four times as many may be
-// outstanding. The limits count requests, not bytes: the request size cap
+// A limit bounds the time an admitted request waits: by Little's law a
+// node that commits C writes/s with L of them in flight answers each in
+// about L/C seconds. A leader on modest hardware commits ~2,000 writes/s
+// (an fsync per raft batch), so 256 in flight keeps an admitted write's
+// wait near 0.1 s, well inside a 1 s deadline, while 256 concurrent
+// writers are still several full raft batches (64 entries each): the
+// limit never caps throughput. Measured at 4x the sustainable write rate,
+// open loop, 1 s deadlines (docs/benchmarks.md): 256 kept goodput at 99%
+// of capacity, 1024 let the queue outgrow the deadline (19%), no limit
+// collapsed to 3%. Reads are a local bbolt transaction after at most one
+// batched ReadIndex round, several times cheaper, so 1024 may be in
+// flight. The limits count requests, not bytes: the request size cap
 // (MaxRequestBytes) bounds one request's memory.
 const (
 	// DefaultMaxInflightWrites bounds concurrent Put, Delete,
 	// CompareAndSwap and Join calls on one node.
-	DefaultMaxInflightWrites = 1024
+	DefaultMaxInflightWrites = 256
 	// DefaultMaxInflightReads bounds concurrent Get and List calls.
-	DefaultMaxInflightReads = 4096
+	DefaultMaxInflightReads = 1024
 	// DefaultOverloadRetryAfter is the retry hint sent with OVERLOADED:
 	// about one raft commit round trip plus a batch, so a retrying client
 	// finds freed slots without hammering the node.

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/raftkv/raftkv/client"
 	"github.com/raftkv/raftkv/proto/kvpb"
 	"github.com/raftkv/raftkv/server"
 	"github.com/raftkv/raftkv/server/servertest"
@@ -23,8 +24,10 @@ import (
 //   - raw gRPC writes through a follower (so they are counted there and
 //     again on the leader) either succeed or fail with
 //     ResourceExhausted/OVERLOADED, and no refused write is ever applied;
-//   - client writes all succeed, because the client backs off (honouring
-//     the retry hint) within its deadline.
+//   - client writes either succeed or fail fast with ErrOverloaded (the
+//     client retries refusals only while most of its calls succeed, and
+//     honours the retry hint), nothing else, and the client writes again
+//     once the burst is over.
 func TestAdmission_OverloadRefusesAndClientRecovers(t *testing.T) {
 	const limit, writers = 2, 32
 	c := servertest.StartCluster(t, 3, func(cfg *server.Config) { cfg.MaxInflightWrites = limit })
@@ -83,16 +86,34 @@ func TestAdmission_OverloadRefusesAndClientRecovers(t *testing.T) {
 		})
 	}
 
-	// The Go client retries OVERLOADED with backoff: every write succeeds.
+	// The Go client retries OVERLOADED with backoff while most of its calls
+	// succeed, and fails fast with ErrOverloaded (nothing applied) once most
+	// are refused, so that it does not add to the overload. Each write
+	// either succeeds or is refused, and after the burst it works again.
 	cl := newClient(t, c.Endpoints()...)
+	var done, shed atomic.Int64
 	for w := range writers {
 		wg.Go(func() {
 			for i := range 5 {
-				if _, err := cl.Put(ctx, fmt.Sprintf("client-%d-%d", w, i), []byte("v")); err != nil {
+				switch _, err := cl.Put(ctx, fmt.Sprintf("client-%d-%d", w, i), []byte("v")); {
+				case err == nil:
+					done.Add(1)
+				case errors.Is(err, client.ErrOverloaded) && !errors.Is(err, client.ErrOutcomeUnknown):
+					shed.Add(1)
+				default:
 					t.Errorf("client Put: %v", err)
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if done.Load() == 0 {
+		t.Fatalf("no client write succeeded (%d shed)", shed.Load())
+	}
+	t.Logf("client burst: %d written, %d shed with ErrOverloaded", done.Load(), shed.Load())
+	for i := range 3 {
+		if _, err := cl.Put(ctx, fmt.Sprintf("after-%d", i), []byte("v")); err != nil {
+			t.Fatalf("sequential Put after the burst: %v", err)
+		}
+	}
 }

@@ -88,11 +88,11 @@ type Config struct {
 	RaftMetrics *metrics.RaftSink
 	// MaxInflightWrites bounds the writes (Put, Delete, CompareAndSwap,
 	// Join) this node handles at once; more are refused at once with
-	// ResourceExhausted/OVERLOADED and a retry hint. 0 means 1024
+	// ResourceExhausted/OVERLOADED and a retry hint. 0 means 256
 	// (rpc.DefaultMaxInflightWrites); negative means no limit.
 	MaxInflightWrites int
 	// MaxInflightReads bounds the reads (Get, List) handled at once, as
-	// MaxInflightWrites does. 0 means 4096 (rpc.DefaultMaxInflightReads);
+	// MaxInflightWrites does. 0 means 1024 (rpc.DefaultMaxInflightReads);
 	// negative means no limit.
 	MaxInflightReads int
 	// AdmissionWait is how long a write or read that finds the node at its
