@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/raftkv/raftkv/cmd/internal/logflags"
 	"github.com/raftkv/raftkv/rpc"
 	"github.com/raftkv/raftkv/server"
 )
@@ -64,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	if fs.NArg() > 0 {
 		return cfg, nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	logger, err := logflags.New(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -87,26 +88,4 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return cfg, logger, nil
-}
-
-// newLogger builds the process logger; it is also made the slog default,
-// which only main may do.
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler
-	switch format {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
-	}
-	logger := slog.New(h)
-	slog.SetDefault(logger)
-	return logger, nil
 }

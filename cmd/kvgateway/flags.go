@@ -12,6 +12,7 @@ import (
 
 	"github.com/raftkv/raftkv/auth"
 	"github.com/raftkv/raftkv/client"
+	"github.com/raftkv/raftkv/cmd/internal/logflags"
 	"github.com/raftkv/raftkv/gateway"
 	"github.com/raftkv/raftkv/tlsconfig"
 )
@@ -71,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	logger, err := logflags.New(stderr, *logLevel, *logFormat)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -140,26 +141,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// newLogger builds the process logger; it is also made the slog default,
-// which only main may do.
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	var h slog.Handler
-	switch format {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
-	}
-	logger := slog.New(h)
-	slog.SetDefault(logger)
-	return logger, nil
 }
