@@ -42,13 +42,7 @@ func (c *Client) CompareAndSwapResult(ctx context.Context, key string, oldValue,
 	if err != nil {
 		return nil, err
 	}
-	return &PutResponse{
-		Header:              headerFrom(resp.GetHeader()),
-		Index:               resp.GetIndex(),
-		Succeeded:           resp.GetSucceeded(),
-		Current:             currentFrom(resp.GetCurrent(), resp.GetCurrentValueOmitted()),
-		CurrentValueOmitted: resp.GetCurrentValueOmitted(),
-	}, nil
+	return putResponseFrom(resp, resp.GetSucceeded()), nil
 }
 
 // PutIf sets key to value only if the key's ModIndex equals modIndex, or,

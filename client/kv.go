@@ -32,14 +32,28 @@ func (c *Client) put(ctx context.Context, method, key string, value []byte, modI
 	if err != nil {
 		return nil, err
 	}
+	// An unconditional put cannot fail its condition.
+	return putResponseFrom(resp, modIndex == nil || resp.GetSucceeded()), nil
+}
+
+// writeAnswer is what the Put and CompareAndSwap responses share.
+type writeAnswer interface {
+	GetHeader() *kvpb.ResponseHeader
+	GetIndex() uint64
+	GetCurrent() *kvpb.KeyValue
+	GetCurrentValueOmitted() bool
+}
+
+// putResponseFrom converts a Put or CompareAndSwap response; succeeded is
+// whether its condition held.
+func putResponseFrom(r writeAnswer, succeeded bool) *PutResponse {
 	return &PutResponse{
-		Header: headerFrom(resp.GetHeader()),
-		Index:  resp.GetIndex(),
-		// An unconditional put cannot fail its condition.
-		Succeeded:           modIndex == nil || resp.GetSucceeded(),
-		Current:             currentFrom(resp.GetCurrent(), resp.GetCurrentValueOmitted()),
-		CurrentValueOmitted: resp.GetCurrentValueOmitted(),
-	}, nil
+		Header:              headerFrom(r.GetHeader()),
+		Index:               r.GetIndex(),
+		Succeeded:           succeeded,
+		Current:             currentFrom(r.GetCurrent(), r.GetCurrentValueOmitted()),
+		CurrentValueOmitted: r.GetCurrentValueOmitted(),
+	}
 }
 
 // Get returns key's value. A missing key is an error wrapping ErrNotFound.
