@@ -81,9 +81,15 @@ func incomingToken(ctx context.Context) (string, bool) {
 }
 
 // withCallerAuth copies the incoming call's authorization metadata to the
-// outgoing context of a forwarded call, so the leader sees who asked.
-func withCallerAuth(ctx context.Context) context.Context {
-	md, _ := metadata.FromIncomingContext(ctx)
+// outgoing context of a forwarded call, so the leader sees who asked. A
+// call without incoming metadata did not arrive over gRPC (every gRPC call
+// carries some): it is one the node makes to its own API, such as leaving
+// the cluster, and it is forwarded with the node's own token.
+func (s *Server) withCallerAuth(ctx context.Context) context.Context {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return s.withNodeAuth(ctx)
+	}
 	for _, v := range md.Get(authorizationKey) {
 		ctx = metadata.AppendToOutgoingContext(ctx, authorizationKey, v)
 	}

@@ -111,7 +111,7 @@ func forwardOr[T any](ctx context.Context, s *Server, localErr error, write bool
 		ctx, cancel = context.WithTimeout(ctx, s.fwd.timeout)
 		defer cancel()
 	}
-	ctx = metadata.AppendToOutgoingContext(withCallerAuth(ctx), forwardedKey, string(s.node.ID()))
+	ctx = metadata.AppendToOutgoingContext(s.withCallerAuth(ctx), forwardedKey, string(s.node.ID()))
 	var p peer.Peer
 	resp, err := call(ctx, cc, grpc.Peer(&p))
 	if err == nil {

@@ -65,7 +65,7 @@ func (s *Server) ProbeMember(ctx context.Context, id raftnode.NodeID) (uint64, e
 	if err != nil {
 		return 0, fmt.Errorf("probe %s: %w", id, err)
 	}
-	st, err := kvpb.NewClusterClient(cc).Status(ctx, &kvpb.StatusRequest{})
+	st, err := kvpb.NewClusterClient(cc).Status(s.withNodeAuth(ctx), &kvpb.StatusRequest{})
 	if err != nil {
 		return 0, fmt.Errorf("probe %s at %s: %w", id, addr, err)
 	}

@@ -170,3 +170,48 @@ func TestAuth_ClientTokenAndReload(t *testing.T) {
 		t.Fatal("reload of a broken token file succeeded")
 	}
 }
+
+// TestAuth_NodeOwnCalls: with auth on, the calls a node makes for itself
+// carry its node token. The leader's autopilot probes a non-voter's Status
+// (read) before promoting it, and a follower leaving on SIGTERM has its own
+// RemoveMember (admin) forwarded to the leader; both used to go out without
+// a token and be refused.
+func TestAuth_NodeOwnCalls(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens.json")
+	nodeTok := filepath.Join(dir, "node.token")
+	writeFile(t, tokens, `{"tokens": [
+		{"name": "root",  "role": "admin", "token": "`+adminToken+`"},
+		{"name": "nodes", "role": "admin", "token": "`+nodeToken+`"}
+	]}`)
+	writeFile(t, nodeTok, nodeToken+"\n")
+	tweak := func(cfg *server.Config) {
+		cfg.AuthTokenFile, cfg.NodeTokenFile = tokens, nodeTok
+		cfg.Autopilot.TargetVoters = 3
+		cfg.Autopilot.StabilizationTime = 300 * time.Millisecond
+		cfg.Autopilot.Interval = 100 * time.Millisecond
+		cfg.LeaveOnTerminate = true
+	}
+	c := servertest.StartCluster(t, 1, tweak)
+	nonvoter := func(cfg *server.Config) { tweak(cfg); cfg.NonVoter = true }
+	c.Join(nonvoter)
+	c.Join(nonvoter)
+	cl, err := client.New(client.Config{Endpoints: c.Endpoints()[:1], Token: adminToken, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Close() })
+	servertest.WaitFor(t, 15*time.Second, "n2 and n3 promoted by the autopilot", func() bool {
+		ms := membersByID(t, cl)
+		return len(ms) == 3 && ms["n2"].Voter && ms["n3"].Voter
+	})
+
+	leader := c.Leader(leaderWait)
+	follower := (leader + 1) % 3
+	followerID := c.Node(follower).ID()
+	c.Stop(follower) // LeaveOnTerminate: asks the leader, through its own API, to remove it
+	servertest.WaitFor(t, 10*time.Second, followerID+" removed", func() bool {
+		_, ok := membersByID(t, cl)[followerID]
+		return !ok
+	})
+}
