@@ -151,7 +151,8 @@ func freePortBase(t *testing.T) int {
 		base := 20000 + rand.IntN(300)*100
 		ok := true
 		var ls []net.Listener
-		for _, off := range []int{1, 2, 3, 101, 102, 103, 201, 202, 203} {
+		// n1..n3, and n4 for tests that add a replica with the script.
+		for _, off := range []int{1, 2, 3, 4, 101, 102, 103, 104, 201, 202, 203, 204} {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+off))
 			if err != nil {
 				ok = false

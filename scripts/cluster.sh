@@ -10,9 +10,11 @@
 #   scripts/cluster.sh start <node>       start one node on its existing data
 #   scripts/cluster.sh restart <node>     stop then start one node
 #   scripts/cluster.sh leader             print the leader's node id
+#   scripts/cluster.sh replica <node>     start n4..n9 as a read replica (non-voter) that
+#                                         joins the running cluster; down stops it too
 #   scripts/cluster.sh kvctl-flags        print the kvctl flags that reach this cluster
 #
-# Ports for node i (1..3): gRPC PORT_BASE+i, raft PORT_BASE+100+i,
+# Ports for node i (1..9): gRPC PORT_BASE+i, raft PORT_BASE+100+i,
 # HTTP admin PORT_BASE+200+i. Defaults: PORT_BASE=7000, so 7001-7003,
 # 7101-7103 and 7201-7203. Data, logs and PID files live in CLUSTER_DIR
 # (default .cluster/). Binaries come from BIN_DIR (default bin/).
@@ -39,9 +41,22 @@ die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 node_index() {
   case "$1" in
-    n1) echo 1 ;; n2) echo 2 ;; n3) echo 3 ;;
-    *) die "unknown node '$1' (want n1, n2 or n3)" ;;
+    n[1-9]) echo "${1#n}" ;;
+    *) die "unknown node '$1' (want n1, n2 or n3, or n4..n9 for replicas)" ;;
   esac
+}
+
+# is_replica <node>: n4..n9 are read replicas joining n1..n3.
+is_replica() { (($(node_index "$1") > 3)); }
+
+# known_nodes: n1..n3 and every replica this script has started.
+known_nodes() {
+  local f
+  echo "${NODES[@]}"
+  for f in "$CLUSTER_DIR"/n[4-9].pid; do
+    [[ -e $f ]] && basename "$f" .pid
+  done
+  return 0
 }
 grpc_port() { echo $((PORT_BASE + $(node_index "$1"))); }
 raft_port() { echo $((PORT_BASE + 100 + $(node_index "$1"))); }
@@ -79,9 +94,9 @@ kvctl_flags() {
   echo "$out"
 }
 
-ensure_certs() {
+ensure_certs() { # ensure_certs <node>
   tls_on || return 0
-  CERT_DIR=$CERT_DIR BIN_DIR=$BIN_DIR "$root/scripts/gen-certs.sh" "$CERT_DIR" >/dev/null
+  NODES="n1,n2,n3,$1" CERT_DIR=$CERT_DIR BIN_DIR=$BIN_DIR "$root/scripts/gen-certs.sh" "$CERT_DIR" >/dev/null
 }
 
 # alive <pid>: the process exists and is not a zombie. An exited kvd whose
@@ -121,15 +136,18 @@ start_node() {
     return 0
   fi
   mkdir -p "$CLUSTER_DIR/$n"
-  ensure_certs
-  # shellcheck disable=SC2046,SC2086 # KVD_FLAGS and tls_flags are lists of flags
+  ensure_certs "$n"
+  local membership="--bootstrap --initial-cluster $(initial_cluster)"
+  if is_replica "$n"; then
+    membership="--join $(endpoints) --nonvoter"
+  fi
+  # shellcheck disable=SC2046,SC2086 # KVD_FLAGS, membership and tls_flags are lists of flags
   nohup "$BIN_DIR/kvd" \
     --node-id "$n" --data-dir "$CLUSTER_DIR/$n" \
     --grpc-addr "127.0.0.1:$(grpc_port "$n")" \
     --raft-addr "127.0.0.1:$(raft_port "$n")" \
     --http-addr "127.0.0.1:$(http_port "$n")" \
-    --bootstrap --initial-cluster "$(initial_cluster)" \
-    $(tls_flags "$n") $KVD_FLAGS >>"$CLUSTER_DIR/$n.log" 2>&1 </dev/null &
+    $membership $(tls_flags "$n") $KVD_FLAGS >>"$CLUSTER_DIR/$n.log" 2>&1 </dev/null &
   echo $! >"$(pid_file "$n")"
   echo "$n started (pid $!, log $CLUSTER_DIR/$n.log)"
 }
@@ -224,12 +242,29 @@ MSG
 
 cmd_down() {
   local n
-  for n in "${NODES[@]}"; do stop_node "$n"; done
+  # Replicas first: they would only wait for the voters to come back.
+  for n in $(known_nodes | tr ' ' '\n' | sort -r); do stop_node "$n"; done
+}
+
+# cmd_replica <node>: start a read replica and wait until it has caught up.
+cmd_replica() {
+  local n=$1 deadline=$((SECONDS + WAIT_SECONDS))
+  is_replica "$n" || die "replica: $n is a voter; replicas are n4..n9"
+  start_node "$n"
+  until http_ok "$(http_port "$n")" /readyz; do
+    if ((SECONDS >= deadline)) || ! running "$n"; then
+      tail -n 5 "$CLUSTER_DIR/$n.log" >&2 2>/dev/null || true
+      die "replica $n did not join and catch up within ${WAIT_SECONDS}s"
+    fi
+    sleep 0.2
+  done
+  echo "$n is a read replica: stale reads at 127.0.0.1:$(grpc_port "$n"), e.g."
+  echo "  $BIN_DIR/kvctl $(kvctl_flags) get hello --consistency stale"
 }
 
 cmd_status() {
   local n
-  for n in "${NODES[@]}"; do
+  for n in $(known_nodes); do
     if running "$n"; then
       echo "$n running (pid $(<"$(pid_file "$n")"), grpc 127.0.0.1:$(grpc_port "$n"))"
     else
@@ -257,9 +292,10 @@ main() {
     kill) [[ $# -ge 1 ]] || die "usage: cluster.sh kill <node>"; node_index "$1" >/dev/null; kill_node "$1" ;;
     stop) if [[ $# -eq 0 ]]; then cmd_down; else node_index "$1" >/dev/null; stop_node "$1"; fi ;;
     start) if [[ $# -eq 0 ]]; then cmd_up; else node_index "$1" >/dev/null; start_node "$1"; fi ;;
+    replica) [[ $# -ge 1 ]] || die "usage: cluster.sh replica <n4..n9>"; node_index "$1" >/dev/null; cmd_replica "$1" ;;
     restart) [[ $# -ge 1 ]] || die "usage: cluster.sh restart <node>"; node_index "$1" >/dev/null; stop_node "$1"; start_node "$1" ;;
     -h | --help | help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
-    *) die "unknown command '$cmd' (try: up, down, status, leader, kill, stop, start, restart)" ;;
+    *) die "unknown command '$cmd' (try: up, down, status, leader, kill, stop, start, restart, replica)" ;;
   esac
 }
 
