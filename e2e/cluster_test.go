@@ -130,7 +130,7 @@ func (c *procCluster) stopAll() {
 }
 
 func (c *procCluster) dumpLogs() {
-	for _, n := range []string{"n1", "n2", "n3"} {
+	for _, n := range []string{"n1", "n2", "n3", "n4"} {
 		b, err := os.ReadFile(filepath.Join(c.dir, n+".log"))
 		if err != nil {
 			continue
@@ -143,8 +143,8 @@ func (c *procCluster) dumpLogs() {
 	}
 }
 
-// freePortBase picks a base such that base+1..3, base+101..103 and
-// base+201..203 are all free right now.
+// freePortBase picks a base such that base+1..4, base+101..104 and
+// base+201..204 are all free right now.
 func freePortBase(t *testing.T) int {
 	t.Helper()
 	for range 200 {

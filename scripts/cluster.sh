@@ -248,11 +248,18 @@ cmd_down() {
 
 # cmd_replica <node>: start a read replica and wait until it has caught up.
 cmd_replica() {
-  local n=$1 deadline=$((SECONDS + WAIT_SECONDS))
+  local n=$1 deadline=$((SECONDS + WAIT_SECONDS)) pid
   is_replica "$n" || die "replica: $n is a voter; replicas are n4..n9"
   start_node "$n"
+  pid=$(<"$(pid_file "$n")")
   until http_ok "$(http_port "$n")" /readyz; do
-    if ((SECONDS >= deadline)) || ! running "$n"; then
+    # alive, not running: until the started shell has exec'd kvd its
+    # command line does not name kvd yet.
+    if ! alive "$pid"; then
+      tail -n 5 "$CLUSTER_DIR/$n.log" >&2 2>/dev/null || true
+      die "replica $n exited (log $CLUSTER_DIR/$n.log)"
+    fi
+    if ((SECONDS >= deadline)); then
       tail -n 5 "$CLUSTER_DIR/$n.log" >&2 2>/dev/null || true
       die "replica $n did not join and catch up within ${WAIT_SECONDS}s"
     fi
