@@ -29,7 +29,8 @@ type StatusSource interface {
 type Files struct {
 	// StorePath is the bbolt state machine file (store.db).
 	StorePath string
-	// RaftLogPath is the raft log and stable store (raft.db).
+	// RaftLogPath is the raft log and stable store: a file (raft.db) or a
+	// directory (wal/), whose files' sizes are summed.
 	RaftLogPath string
 	// SnapshotDir is the directory holding raft's snapshots/ folder (the
 	// raft data dir).
@@ -77,7 +78,7 @@ func NewNodeCollector(src StatusSource, files Files) *NodeCollector {
 		members:       d("raft_members", "Servers in this node's latest configuration."),
 		voters:        d("raft_voters", "Voters in this node's latest configuration."),
 		storeSize:     d("store_db_size_bytes", "Size of the bbolt state machine file (store.db)."),
-		raftLogSize:   d("raft_log_db_size_bytes", "Size of the raft log and stable store file (raft.db)."),
+		raftLogSize:   d("raft_log_db_size_bytes", "Size of the raft log and stable store (raft.db, or the files in wal/; WAL segments are preallocated)."),
 		snapIndex:     d("snapshot_last_index", "Raft index of the newest local snapshot, 0 if none."),
 		snapTerm:      d("snapshot_last_term", "Raft term of the newest local snapshot, 0 if none."),
 		snapSize:      d("snapshot_last_size_bytes", "Size of the newest local snapshot, 0 if none."),
@@ -179,7 +180,20 @@ func fileSize(path string) (int64, bool) {
 	if err != nil {
 		return 0, false
 	}
-	return fi.Size(), true
+	if !fi.IsDir() {
+		return fi.Size(), true
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return 0, false
+	}
+	var total int64
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			total += info.Size()
+		}
+	}
+	return total, true
 }
 
 func boolFloat(b bool) float64 {

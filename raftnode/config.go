@@ -52,10 +52,16 @@ type Config struct {
 	// member must agree: a TLS node and a plaintext node cannot talk.
 	TLS *tls.Config
 
-	// DataDir holds raft.db (the raft-boltdb/v2 log and stable store) and
-	// snapshots/ (raft's FileSnapshotStore). It is created if missing. It
-	// must not be shared with another node. Required.
+	// DataDir holds the raft log and stable store (wal/ or raft.db, see
+	// LogStore), snapshots/ (raft's FileSnapshotStore) and raft.lock. It is
+	// created if missing, and locked while the node runs: it must not be
+	// shared with another node. Required.
 	DataDir string
+
+	// LogStore chooses the log store format of a new DataDir. An existing
+	// DataDir keeps its format; asking for the other one is refused.
+	// Default LogStoreAuto (the existing format, else LogStoreWAL).
+	LogStore LogStoreKind
 
 	// Bootstrap forms a new cluster on first start: with InitialCluster as
 	// its voters (which must include this node), or with this node alone if
@@ -150,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		add("DataDir is required")
+	}
+	if _, err := ParseLogStoreKind(string(c.LogStore)); err != nil {
+		errs = append(errs, err)
 	}
 	advertise, err := c.advertiseAddr()
 	if err != nil {

@@ -2,8 +2,9 @@
 // cluster on top of hashicorp/raft and drives a StateMachine with the
 // committed log.
 //
-// A Node owns the raft instance, its TCP transport, the raft-boltdb/v2 log
-// and stable store (DataDir/raft.db), the file snapshot store
+// A Node owns the raft instance, its TCP transport, the log and stable
+// store (raft-wal in DataDir/wal, or raft-boltdb/v2 in DataDir/raft.db for
+// directories created with it), the file snapshot store
 // (DataDir/snapshots) and the leadership observer. It offers:
 //
 //   - Apply: propose an opaque command and wait until it is applied;

@@ -6,18 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 // Node is one member of a raft cluster. It owns the hashicorp/raft
-// instance, its TCP transport, the raft-boltdb/v2 log and stable store, the
+// instance, its TCP transport, the raft log and stable store (raft-wal or
+// raft-boltdb/v2, see LogStoreKind), the
 // snapshot store and the leadership observer, and drives a StateMachine.
 // All methods are safe for concurrent use.
 type Node struct {
@@ -28,7 +26,7 @@ type Node struct {
 
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
-	store *raftboltdb.BoltStore
+	store *openedLogStore
 	fsm   *fsm
 	// nextCommand is the index of the last log entry advanceOverSkipped
 	// found to be one the state machine sees (0 before any).
@@ -64,9 +62,6 @@ type Node struct {
 	// last successful contact; see peers.go.
 	failing map[NodeID]time.Time
 }
-
-// raftDBFile is the name of the raft log and stable store in DataDir.
-const raftDBFile = "raft.db"
 
 // New starts a node with cfg, driving sm. It opens or creates the raft
 // state in cfg.DataDir, binds the raft transport, bootstraps a new cluster
@@ -105,16 +100,9 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(cfg.DataDir, raftDBFile),
-		// Fail instead of blocking forever if another process holds the
-		// file. The freelist is not synced (rebuilt on open), as Consul runs
-		// raft-boltdb: log truncation frees many pages, and writing that
-		// list on every append costs more than the entries themselves.
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
+	store, err := openLogStore(cfg.DataDir, cfg.LogStore, hcl.Named("wal"))
 	if err != nil {
-		return nil, fmt.Errorf("open raft log store: %w", err)
+		return nil, err
 	}
 	n.store = store
 	started := false
@@ -170,7 +158,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	n.startLeadership()
 	n.startPeerHealth()
 	close(n.started)
-	logger.Info("raft node started", "raft_addr", n.addr, "existing_state", hasState,
+	logger.Info("raft node started", "raft_addr", n.addr, "existing_state", hasState, "log_store", store.kind,
 		"index", n.fsm.applied.load())
 	return n, nil
 }

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"path/filepath"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftkv/raftkv/metrics"
@@ -33,7 +31,7 @@ func (s *Server) newMonitoring() (*monitoring, error) {
 		admissionGauges{s},
 		metrics.NewNodeCollector(s.node, metrics.Files{
 			StorePath:   s.st.Path(),
-			RaftLogPath: filepath.Join(raftDir, "raft.db"),
+			RaftLogPath: s.node.LogStorePath(),
 			SnapshotDir: raftDir,
 		}),
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/raftkv/raftkv/cmd/internal/logflags"
+	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/rpc"
 	"github.com/raftkv/raftkv/server"
 )
@@ -48,6 +49,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.DurationVar(&cfg.Raft.ElectionTimeout, "election-timeout", cfg.Raft.ElectionTimeout, "raft election timeout")
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
+	logStore := fs.String("raft-log-store", "auto", "raft log format of a new data dir: wal (one fsync per append) or boltdb; auto keeps an existing dir's format, else wal")
 	addTLSFlags(fs, &cfg)
 	fs.IntVar(&cfg.MaxInflightWrites, "max-inflight-writes", rpc.DefaultMaxInflightWrites, "writes handled at once before refusing more with OVERLOADED (negative: no limit)")
 	fs.IntVar(&cfg.MaxInflightReads, "max-inflight-reads", rpc.DefaultMaxInflightReads, "reads handled at once before refusing more with OVERLOADED (negative: no limit)")
@@ -70,6 +72,9 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 		return cfg, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	cfg.Logger = logger
+	if cfg.Raft.LogStore, err = raftnode.ParseLogStoreKind(*logStore); err != nil {
+		return cfg, nil, fmt.Errorf("%w: --raft-log-store: %w", errUsage, err)
+	}
 	if cfg.Raft.InitialCluster, err = server.ParseInitialCluster(*initial); err != nil {
 		return cfg, nil, fmt.Errorf("%w: --initial-cluster: %w", errUsage, err)
 	}
