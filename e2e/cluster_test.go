@@ -18,6 +18,7 @@ import (
 
 	"github.com/raftkv/raftkv/client"
 	"github.com/raftkv/raftkv/server/servertest"
+	"github.com/raftkv/raftkv/store"
 )
 
 // binDir holds kvd and kvctl built once for the whole package.
@@ -215,4 +216,47 @@ func (c *procCluster) kvctl(args ...string) (string, string, int) {
 		code = ee.ExitCode()
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// waitSameApplied waits until every node reports the same applied index,
+// above zero.
+func (c *procCluster) waitSameApplied(ctx context.Context, cl *client.Client, timeout time.Duration) {
+	c.t.Helper()
+	servertest.WaitFor(c.t, timeout, "all nodes at the same applied index", func() bool {
+		var applied []uint64
+		for _, ep := range c.endpoints() {
+			st, err := cl.Status(ctx, ep)
+			if err != nil {
+				return false
+			}
+			applied = append(applied, st.AppliedIndex)
+		}
+		return applied[0] > 0 && applied[0] == applied[1] && applied[1] == applied[2]
+	})
+}
+
+// checkStoreFiles opens each stopped node's own store.db and reports every
+// acknowledged write it does not hold.
+func (c *procCluster) checkStoreFiles(acked map[string]string) {
+	c.t.Helper()
+	for _, node := range []string{"n1", "n2", "n3"} {
+		st, err := store.Open(filepath.Join(c.dir, node, "store.db"), nil)
+		if err != nil {
+			c.t.Fatalf("open %s store: %v", node, err)
+		}
+		missing := 0
+		for k, v := range acked {
+			kv, err := st.Get([]byte(k))
+			if err != nil || string(kv.Value) != v {
+				missing++
+				if missing <= 5 {
+					c.t.Errorf("%s: acknowledged %s=%s, found %q (%v)", node, k, v, kv.Value, err)
+				}
+			}
+		}
+		_ = st.Close()
+		if missing > 0 {
+			c.t.Errorf("%s lost %d of %d acknowledged writes", node, missing, len(acked))
+		}
+	}
 }

@@ -6,13 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/raftkv/raftkv/client"
-	"github.com/raftkv/raftkv/server/servertest"
-	"github.com/raftkv/raftkv/store"
 )
 
 // TestE2E_KillLeaderDuringWrites writes 500 keys through the client while
@@ -58,36 +55,7 @@ func TestE2E_KillLeaderDuringWrites(t *testing.T) {
 	c.script("start", killed)
 	// Wait until all three nodes report the same applied index, then stop
 	// the cluster and read each node's store file directly.
-	servertest.WaitFor(t, 20*time.Second, "all nodes at the same applied index", func() bool {
-		var applied []uint64
-		for _, ep := range c.endpoints() {
-			st, err := cl.Status(ctx, ep)
-			if err != nil {
-				return false
-			}
-			applied = append(applied, st.AppliedIndex)
-		}
-		return applied[0] == applied[1] && applied[1] == applied[2]
-	})
+	c.waitSameApplied(ctx, cl, 20*time.Second)
 	c.script("down")
-	for _, node := range []string{"n1", "n2", "n3"} {
-		st, err := store.Open(filepath.Join(c.dir, node, "store.db"), nil)
-		if err != nil {
-			t.Fatalf("open %s store: %v", node, err)
-		}
-		missing := 0
-		for k, v := range acked {
-			kv, err := st.Get([]byte(k))
-			if err != nil || string(kv.Value) != v {
-				missing++
-				if missing <= 5 {
-					t.Errorf("%s: acknowledged %s=%s, found %q (%v)", node, k, v, kv.Value, err)
-				}
-			}
-		}
-		_ = st.Close()
-		if missing > 0 {
-			t.Errorf("%s lost %d acknowledged writes", node, missing)
-		}
-	}
+	c.checkStoreFiles(acked)
 }

@@ -120,7 +120,7 @@ running() {
 
 # http_ok <port> <path>: true when GET returns 200 (bash /dev/tcp: no curl needed).
 http_ok() {
-  local line
+  local line=""
   { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
   printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
   IFS= read -r -t 2 line <&3 || true

@@ -71,6 +71,18 @@ type Config struct {
 	// so a node shut down for good does not count towards quorum. A node
 	// that left must join again to come back. Default false.
 	LeaveOnTerminate bool
+
+	// SyncStateMachine fsyncs every state machine commit. By default
+	// (false) it does not: every entry is already fsynced in the raft log
+	// on a majority before it is applied, and after an OS crash or power
+	// loss the state machine is rebuilt from the latest raft snapshot and
+	// the log (store.Options.NoSync), as etcd's backend relies on its WAL.
+	SyncStateMachine bool
+
+	// BootIDPath is the file holding the OS boot id, which tells a reboot
+	// (unsynced state machine commits may be lost) from a process restart
+	// (they are not). Empty means store.DefaultBootIDPath.
+	BootIDPath string
 	// Autopilot configures the leader's auto-promotion of non-voters
 	// (TargetVoters) and dead-member cleanup (DeadMemberTimeout). Both are
 	// off by default; see the autopilot package and docs/runbook.md.

@@ -110,3 +110,16 @@ func DropSessionBuckets(s *Store) error {
 		return tx.Bucket(bucketMeta).Delete(keySessionCount)
 	})
 }
+
+// Crash stops s as a killed process would: the bbolt file is closed
+// without the fsync and marker removal that Close does. The kernel keeps
+// what was written, as it does for a killed process.
+func Crash(s *Store) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	ref := s.ref
+	s.ref = nil
+	_, err := ref.retire()
+	return err
+}

@@ -80,6 +80,21 @@ type Options struct {
 	// persisted. 0 means DefaultInitialMmapBytes; a negative value means
 	// start small and grow on demand (bbolt's default).
 	InitialMmapBytes int64
+
+	// NoSync stops fsyncing each commit; see DESIGN.md, "Commits without
+	// fsync". The caller must be able to rebuild the state machine from
+	// fsynced copies (raft's log and snapshots). Open writes a marker with
+	// the current boot id first, and Close fsyncs and removes it; if a
+	// later Open finds the marker from another boot, the machine went down
+	// with commits possibly unwritten, and the file is set aside
+	// (path.discarded) so the store starts empty. This check runs whatever
+	// NoSync is now. Without a readable boot id, commits stay fsynced.
+	NoSync bool
+
+	// BootIDPath is the file holding the id of the running OS boot. Empty
+	// means DefaultBootIDPath. Tests point it at a file of their own to
+	// stage a reboot.
+	BootIDPath string
 }
 
 // Store is a bbolt-backed key-value state machine. It is safe for
@@ -90,6 +105,10 @@ type Store struct {
 	log         *slog.Logger
 	openTimeout time.Duration
 	mmapBytes   int
+	bootIDPath  string
+	// noSync is whether commits skip fsync: Options.NoSync, and the
+	// marker for it written. Fixed by Open.
+	noSync bool
 
 	// applied mirrors meta/applied_index of the current database so that
 	// AppliedIndex needs no transaction. It is written only by Apply (after
@@ -185,23 +204,43 @@ func Open(path string, opts *Options) (*Store, error) {
 	case o.InitialMmapBytes < 0:
 		o.InitialMmapBytes = 0
 	}
+	if o.BootIDPath == "" {
+		o.BootIDPath = DefaultBootIDPath
+	}
 	s := &Store{
 		path:        path,
 		log:         o.Logger.With("component", "store"),
 		openTimeout: o.OpenTimeout,
 		mmapBytes:   int(min(o.InitialMmapBytes, math.MaxInt)),
+		bootIDPath:  o.BootIDPath,
 		limits:      defaultSessionLimits,
+	}
+	if _, err := s.discardIfUnsyncedAcrossReboot(); err != nil {
+		return nil, err
+	}
+	if o.NoSync {
+		var err error
+		if s.noSync, err = s.markUnsynced(); err != nil {
+			return nil, err
+		}
 	}
 	db, applied, err := s.openDB(path)
 	if err != nil {
 		return nil, err
+	}
+	if !s.noSync {
+		// A marker left by an earlier run in this boot: its commits are
+		// whole in the page cache; make them durable before dropping it.
+		if err := s.syncAndUnmark(db); err != nil {
+			return nil, errors.Join(err, db.Close())
+		}
 	}
 	s.ref = &dbRef{db: db}
 	s.applied.Store(applied)
 	// Only now, holding the file lock, is it safe to remove what a crashed
 	// Restore left behind.
 	s.removeRestoreTemps()
-	s.log.Info("store opened", "path", path, "index", applied)
+	s.log.Info("store opened", "path", path, "index", applied, "fsync_commits", !s.noSync)
 	return s, nil
 }
 
@@ -234,6 +273,8 @@ func (s *Store) openDB(path string) (*bolt.DB, uint64, error) {
 	if err != nil {
 		return nil, 0, errors.Join(fmt.Errorf("init %s: %w", path, err), db.Close())
 	}
+	db.NoSync = s.noSync
+	db.NoGrowSync = s.noSync
 	return db, applied, nil
 }
 
@@ -335,8 +376,13 @@ func (s *Store) Close() error {
 	s.closed = true
 	ref := s.ref
 	s.ref = nil
+	var syncErr error
+	if s.noSync {
+		// No Apply runs (they hold mu shared): every commit is written.
+		syncErr = s.syncAndUnmark(ref.db)
+	}
 	deferred, err := ref.retire()
-	if err != nil {
+	if err = errors.Join(syncErr, err); err != nil {
 		return fmt.Errorf("close %s: %w", s.path, err)
 	}
 	s.log.Info("store closed", "index", s.applied.Load(), "close_deferred_for_snapshot", deferred)

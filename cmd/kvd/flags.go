@@ -13,6 +13,7 @@ import (
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/rpc"
 	"github.com/raftkv/raftkv/server"
+	"github.com/raftkv/raftkv/store"
 )
 
 // errUsage marks flag and configuration errors (exit code 2).
@@ -50,6 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
 	logStore := fs.String("raft-log-store", "auto", "raft log format of a new data dir: wal (one fsync per append) or boltdb; auto keeps an existing dir's format, else wal")
+	fs.BoolVar(&cfg.SyncStateMachine, "sync-state-machine", false, "fsync every state machine commit (default: the raft log is fsynced, and after an OS crash the state machine is rebuilt from the latest snapshot and the log)")
+	fs.StringVar(&cfg.BootIDPath, "boot-id-file", store.DefaultBootIDPath, "file holding the OS boot id, which tells a reboot from a process restart")
 	addTLSFlags(fs, &cfg)
 	fs.IntVar(&cfg.MaxInflightWrites, "max-inflight-writes", rpc.DefaultMaxInflightWrites, "writes handled at once before refusing more with OVERLOADED (negative: no limit)")
 	fs.IntVar(&cfg.MaxInflightReads, "max-inflight-reads", rpc.DefaultMaxInflightReads, "reads handled at once before refusing more with OVERLOADED (negative: no limit)")
