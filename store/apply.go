@@ -157,10 +157,12 @@ func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 	last := applied
 	applyResults := make([]Result, len(entries))
 	err := s.ref.db.Update(func(tx *bolt.Tx) error {
+		fill := newTailFill(tx.Bucket(bucketData))
 		for i, cmd := range cmds {
 			if cmd == nil {
 				continue
 			}
+			fill.observe(cmd)
 			res, err := applyCommand(tx, s.limits, entries[i].Index, cmd)
 			if err != nil {
 				return fmt.Errorf("apply entry %d: %w", entries[i].Index, err)
@@ -168,6 +170,7 @@ func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 			applyResults[i] = res
 			last = entries[i].Index
 		}
+		fill.apply()
 		if last == applied {
 			return nil
 		}

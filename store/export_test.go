@@ -123,3 +123,17 @@ func Crash(s *Store) error {
 	_, err := ref.retire()
 	return err
 }
+
+// DataLeafFill returns how full the data bucket's leaf pages of s are: the
+// bytes they use over the bytes they occupy, from bbolt's page statistics.
+func DataLeafFill(s *Store) (float64, error) {
+	var st bolt.BucketStats
+	err := s.view(func(tx *bolt.Tx) error {
+		st = tx.Bucket(bucketData).Stats()
+		return nil
+	})
+	if err != nil || st.LeafAlloc == 0 {
+		return 0, err
+	}
+	return float64(st.LeafInuse) / float64(st.LeafAlloc), nil
+}
