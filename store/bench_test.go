@@ -80,6 +80,39 @@ func BenchmarkApplyBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkApplyBatchAscending measures loading new keys in ascending
+// order, 64 Puts to a transaction (ns/op is per Put), and reports how full
+// that leaves the data bucket's leaf pages.
+func BenchmarkApplyBatchAscending(b *testing.B) {
+	const batch = 64
+	s := benchStore(b)
+	value := make([]byte, 256)
+	entries := make([]store.Entry, batch)
+	b.ReportAllocs()
+	var index uint64
+	for i := 0; i < b.N; i += batch {
+		b.StopTimer()
+		for j := range entries {
+			index++
+			cmd, err := store.PutCommand(fmt.Appendf(nil, "k%09d", index), value)
+			if err != nil {
+				b.Fatal(err)
+			}
+			entries[j] = store.Entry{Index: index, Data: cmd}
+		}
+		b.StartTimer()
+		if _, err := s.ApplyBatch(entries); err != nil {
+			b.Fatalf("apply batch at %d: %v", index, err)
+		}
+	}
+	b.StopTimer()
+	fill, err := store.DataLeafFill(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(fill, "leaf-fill")
+}
+
 // BenchmarkPutCommand measures encoding one Put command.
 func BenchmarkPutCommand(b *testing.B) {
 	key, value := []byte("k0000001"), make([]byte, 256)
