@@ -13,16 +13,16 @@ import (
 // fsync.
 var RaftLatencyBuckets = prometheus.ExponentialBuckets(0.00005, 2, 16)
 
-// raftTimers maps hashicorp/raft and raft-boltdb timer keys (go-metrics
+// raftTimers maps hashicorp/raft and raftnode timer keys (go-metrics
 // samples in milliseconds) to the histogram that receives them.
 var raftTimers = map[string]struct{ name, help string }{
-	"raft.fsm.applyBatch":    {"raftkv_raft_fsm_apply_seconds", "Time to apply one batch of committed entries to the state machine, in one bbolt transaction (hashicorp/raft raft.fsm.applyBatch; raftkv uses the batching FSM)."},
-	"raft.commitTime":        {"raftkv_raft_commit_seconds", "Leader only: time from dispatching an entry to its commit by a quorum (raft.commitTime)."},
-	"raft.boltdb.storeLogs":  {"raftkv_raft_log_store_seconds", "Time to write and fsync a batch of entries to the raft log (raft-boltdb raft.boltdb.storeLogs)."},
-	"raft.snapshot.create":   {"raftkv_raft_snapshot_create_seconds", "Time to capture a state machine snapshot (raft.snapshot.create); its count is the number of snapshots taken."},
-	"raft.snapshot.persist":  {"raftkv_raft_snapshot_persist_seconds", "Time to write a snapshot to disk (raft.snapshot.persist)."},
-	"raft.fsm.restore":       {"raftkv_raft_snapshot_restore_seconds", "Time to restore the state machine from a snapshot (raft.fsm.restore)."},
-	"raft.rpc.appendEntries": {"raftkv_raft_append_entries_rpc_seconds", "Follower only: time to handle an AppendEntries RPC (raft.rpc.appendEntries)."},
+	"raft.fsm.applyBatch":     {"raftkv_raft_fsm_apply_seconds", "Time to apply one batch of committed entries to the state machine, in one bbolt transaction (hashicorp/raft raft.fsm.applyBatch; raftkv uses the batching FSM)."},
+	"raft.commitTime":         {"raftkv_raft_commit_seconds", "Leader only: time from dispatching an entry to its commit by a quorum (raft.commitTime)."},
+	"raft.logstore.storeLogs": {"raftkv_raft_log_store_seconds", "Time to write and fsync a batch of entries to the raft log, raft-wal or raft-boltdb (raftnode's raft.logstore.storeLogs)."},
+	"raft.snapshot.create":    {"raftkv_raft_snapshot_create_seconds", "Time to capture a state machine snapshot (raft.snapshot.create); its count is the number of snapshots taken."},
+	"raft.snapshot.persist":   {"raftkv_raft_snapshot_persist_seconds", "Time to write a snapshot to disk (raft.snapshot.persist)."},
+	"raft.fsm.restore":        {"raftkv_raft_snapshot_restore_seconds", "Time to restore the state machine from a snapshot (raft.fsm.restore)."},
+	"raft.rpc.appendEntries":  {"raftkv_raft_append_entries_rpc_seconds", "Follower only: time to handle an AppendEntries RPC (raft.rpc.appendEntries)."},
 }
 
 // RaftSink is a go-metrics sink that turns hashicorp/raft's telemetry into

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	gometrics "github.com/hashicorp/go-metrics/compat"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	wal "github.com/hashicorp/raft-wal"
@@ -69,6 +70,21 @@ type openedLogStore struct {
 	kind LogStoreKind
 	path string // file (boltdb) or directory (wal) holding the log
 	lock io.Closer
+}
+
+// StoreLogsMetricKey is the go-metrics timer StoreLogs reports to, for
+// either format: the time to write and fsync a batch of entries.
+var StoreLogsMetricKey = []string{"raft", "logstore", "storeLogs"}
+
+// StoreLogs writes and fsyncs logs, timing it under StoreLogsMetricKey.
+func (s *openedLogStore) StoreLogs(logs []*raft.Log) error {
+	defer gometrics.MeasureSince(StoreLogsMetricKey, time.Now())
+	return s.logStore.StoreLogs(logs)
+}
+
+// StoreLog writes and fsyncs one entry; see StoreLogs.
+func (s *openedLogStore) StoreLog(l *raft.Log) error {
+	return s.StoreLogs([]*raft.Log{l})
 }
 
 // Close closes the store, then releases the lock.
