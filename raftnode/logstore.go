@@ -173,7 +173,7 @@ func openLocked(dataDir string, want LogStoreKind, hcl hclog.Logger) (*openedLog
 	return &openedLogStore{logStore: walStore{st, meta}, kind: kind, path: path}, nil
 }
 
-// walStore closes the WAL's meta database with it: raft-wal v0.4.0's Close
+// walStore closes the WAL's meta database with it: raft-wal v0.4.2's Close
 // leaves it open, and with it the bbolt file lock that makes the next open
 // in the same process (a restarted node in tests, a restored server) wait
 // forever.
@@ -183,7 +183,7 @@ type walStore struct {
 }
 
 // GetLog reads entry index, treating entries below the first index as
-// gone: raft-wal v0.4.0 drops them logically on head truncation but still
+// gone: raft-wal v0.4.2 drops them logically on head truncation but still
 // returns those left in a live segment, so a leader would stream compacted
 // entries to a new follower instead of the snapshot that replaced them.
 func (s walStore) GetLog(index uint64, l *raft.Log) error {

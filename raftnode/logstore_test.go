@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/raftnode/raftnodetest"
 )
@@ -96,5 +98,50 @@ func TestLogStore_BothFormatsRefused(t *testing.T) {
 	cfg.Bootstrap = true
 	if _, err := raftnode.New(cfg, raftnodetest.NewStateMachine()); err == nil || !strings.Contains(err.Error(), "both") {
 		t.Fatalf("New on a dir with raft.db and wal/: err = %v, want a refusal", err)
+	}
+}
+
+// A follower that clears a conflicting suffix of its log (raft's
+// DeleteRange at the tail) and restarts must still read its log. raft-wal
+// v0.4.0 recorded the tail segment as sealed without writing its index,
+// and every later start panicked with "sealed segment has no index block"
+// (hashicorp/raft-wal#31, found here by the chaos harness, seed 1305).
+func TestLogStore_ReopensAfterTailTruncation(t *testing.T) {
+	for _, kind := range []raftnode.LogStoreKind{raftnode.LogStoreWAL, raftnode.LogStoreBoltDB} {
+		t.Run(string(kind), func(t *testing.T) {
+			dir := t.TempDir()
+			st := raftnode.OpenLogStoreForTest(t, dir, kind)
+			logs := make([]*raft.Log, 10)
+			for i := range logs {
+				logs[i] = &raft.Log{Index: uint64(i + 1), Term: 1, Type: raft.LogCommand, Data: []byte{byte(i)}}
+			}
+			if err := st.StoreLogs(logs); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteRange(9, 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.StoreLogs([]*raft.Log{{Index: 9, Term: 2, Type: raft.LogCommand, Data: []byte("new")}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+
+			st = raftnode.OpenLogStoreForTest(t, dir, kind)
+			defer st.Close()
+			for i := uint64(1); i <= 9; i++ {
+				var l raft.Log
+				if err := st.GetLog(i, &l); err != nil {
+					t.Fatalf("GetLog(%d) after reopen: %v", i, err)
+				}
+				if i == 9 && (l.Term != 2 || string(l.Data) != "new") {
+					t.Fatalf("entry 9 = term %d %q, want the rewritten one", l.Term, l.Data)
+				}
+			}
+			if last, err := st.LastIndex(); err != nil || last != 9 {
+				t.Fatalf("LastIndex = %d, %v; want 9", last, err)
+			}
+		})
 	}
 }
