@@ -18,6 +18,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	spec := benchSpec{}
 	var consistency string
+	var prof benchProfiles
 	cmd := &cobra.Command{
 		Use:   "bench put|get|mixed",
 		Short: "Load the cluster and report throughput and latency",
@@ -50,7 +51,11 @@ object for machines.`,
 			if err := spec.validate(); err != nil {
 				return usageError{err}
 			}
-			return a.runBench(cmd.Context(), spec)
+			stop, err := prof.start()
+			if err != nil {
+				return err
+			}
+			return errors.Join(a.runBench(cmd.Context(), spec), stop())
 		},
 	}
 	f := cmd.Flags()
@@ -65,6 +70,10 @@ object for machines.`,
 	f.Float64Var(&spec.Rate, "rate", 0, "operations per second for all clients together (0: unlimited)")
 	f.Float64Var(&spec.ReadRatio, "read-ratio", 0.5, "mixed: fraction of operations that are reads")
 	f.StringVar(&consistency, "consistency", "linearizable", "reads: linearizable or stale")
+	f.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to this file")
+	_ = f.MarkHidden("cpuprofile") // for raftkv's own performance work
+	_ = f.MarkHidden("memprofile")
 	return cmd
 }
 
