@@ -105,3 +105,55 @@ func TestRunBench_SequentialKeysLoadEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// lateContext has a deadline but is done only when its parent is: it
+// stands for a context whose timer fires late on a busy machine.
+type lateContext struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c lateContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// deadlineClient answers reads at once, and fails them with
+// DeadlineExceeded once the context's deadline has passed (as the client
+// library does, reading the clock) even when the context is not done yet.
+type deadlineClient struct {
+	kvClient
+}
+
+func (deadlineClient) Get(ctx context.Context, key string, _ ...client.ReadOption) (*client.GetResponse, error) {
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return nil, context.DeadlineExceeded
+	}
+	return &client.GetResponse{KV: client.KeyValue{Key: key}}, nil
+}
+
+func (deadlineClient) Put(context.Context, string, []byte) (*client.PutResponse, error) {
+	return &client.PutResponse{}, nil
+}
+
+// TestRunBench_EndsAtDeadline: a --duration run stops at its deadline by
+// the clock, without counting the calls that failed only because the
+// deadline passed while the context's timer had not fired yet.
+func TestRunBench_EndsAtDeadline(t *testing.T) {
+	// Done only after 20s, far beyond the 50ms deadline: a run that waited
+	// for it would spin until then and count every spin as an error.
+	parent, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ctx := lateContext{Context: parent, deadline: time.Now().Add(50 * time.Millisecond)}
+	spec := benchSpec{Workload: "get", Clients: 4, Conns: 1, Duration: time.Minute, KeySize: 8, KeySpace: 1, Consistency: client.Stale}
+	if err := spec.validate(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runBench(ctx, spec, []kvClient{deadlineClient{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Ops == 0 {
+		t.Fatalf("ops %d, errors %v; want ops and no errors", res.Ops, res.ErrorsBy)
+	}
+	if parent.Err() != nil {
+		t.Fatal("the run ended only when the context was done, not at its deadline")
+	}
+}

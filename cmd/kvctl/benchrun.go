@@ -95,6 +95,18 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 		lat      []time.Duration
 		wg       sync.WaitGroup
 	)
+	// over reports whether the run must stop. It reads the clock as well as
+	// ctx: on a busy machine ctx's timer can fire milliseconds after its
+	// deadline, and meanwhile every call fails at once with the deadline
+	// passed, which would spin the workers and count those failures as
+	// errors of the cluster.
+	over := func() bool {
+		if ctx.Err() != nil {
+			return true
+		}
+		d, ok := ctx.Deadline()
+		return ok && !time.Now().Before(d)
+	}
 	start := time.Now()
 	readOpts := []client.ReadOption{client.WithConsistency(spec.Consistency)}
 	for w := range spec.Clients {
@@ -122,7 +134,7 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 						}
 					}
 				}
-				if ctx.Err() != nil {
+				if over() {
 					return
 				}
 				k := rng.IntN(spec.KeySpace)
@@ -139,7 +151,7 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 				}
 				d := time.Since(t0)
 				if err != nil {
-					if ctx.Err() != nil && spec.Total == 0 {
+					if spec.Total == 0 && over() {
 						return // the duration ended mid-operation
 					}
 					mu.Lock()
