@@ -87,7 +87,7 @@ func (f *fakeNode) AppliedIndex() uint64                      { return f.lastInd
 
 // startFake serves a Server over a fakeNode on bufconn and returns the
 // connection to it. gate, if not nil, holds every Apply until closed.
-func startFake(t *testing.T, cfg Config, gate chan struct{}) (*fakeNode, *grpc.ClientConn) {
+func startFake(t testing.TB, cfg Config, gate chan struct{}) (*fakeNode, *grpc.ClientConn) {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "store.db"), nil)
 	if err != nil {
