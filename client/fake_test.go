@@ -59,7 +59,7 @@ type fakeNode struct {
 }
 
 // startFake starts a fakeNode that believes itself the leader.
-func startFake(t *testing.T, id string) *fakeNode {
+func startFake(t testing.TB, id string) *fakeNode {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
