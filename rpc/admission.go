@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"google.golang.org/grpc"
 )
 
 // Default admission limits (Config.MaxInflightWrites, MaxInflightReads).
@@ -153,27 +151,28 @@ func (e *overloadedError) Error() string {
 		e.limit, e.class, e.retryAfter)
 }
 
-// admissionInterceptor admits a write or read when the node has fewer
-// than its limit of them in flight, or when one finishes within the gate's
+// admit takes a slot for a write or read when the node has fewer than
+// its limit of them in flight, or when one finishes within the gate's
 // short wait; otherwise it refuses at once, before any work is queued in
-// raft. A forwarded request is counted on the follower that forwards it
-// and again on the leader, since both hold it.
-func (s *Server) admissionInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// raft. The caller releases the returned gate (nil for methods that are
+// never limited; releasing nil does nothing) when the call ends. A
+// forwarded request is counted on the follower that forwards it and again
+// on the leader, since both hold it.
+func (s *Server) admit(ctx context.Context, fullMethod string) (*gate, error) {
 	var g *gate
 	var class string
-	switch methodClass(info.FullMethod) {
+	switch methodClass(fullMethod) {
 	case classWrite:
 		g, class = s.writes, "writes"
 	case classRead:
 		g, class = s.reads, "reads"
 	default:
-		return handler(ctx, req)
+		return nil, nil
 	}
 	if !g.acquire(ctx) {
 		return nil, &overloadedError{class: class, limit: g.limit(), retryAfter: s.cfg.OverloadRetryAfter}
 	}
-	defer g.release()
-	return handler(ctx, req)
+	return g, nil
 }
 
 // Inflight reports how many writes and reads this node is handling now

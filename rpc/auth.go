@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/raftkv/raftkv/auth"
@@ -44,29 +43,32 @@ func methodRole(fullMethod string) auth.Role {
 // It is safe to call while serving (kvd calls it on SIGHUP).
 func (s *Server) SetTokens(ts *auth.TokenSet) { s.tokens.Store(ts) }
 
-// authInterceptor checks the caller's bearer token against the token set
-// in force, when there is one. A forwarded request carries the original
+// authorize checks the caller's bearer token against the token set in
+// force, when there is one. A forwarded request carries the original
 // caller's token, so the leader checks it again. Tokens are never logged
 // or echoed; the token's hash prefix (Identity.ID) is logged at Debug.
-func (s *Server) authInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (s *Server) authorize(ctx context.Context, fullMethod string) error {
 	ts := s.tokens.Load()
-	need := methodRole(info.FullMethod)
-	if ts == nil || need == 0 {
-		return handler(ctx, req)
+	if ts == nil {
+		return nil
+	}
+	need := methodRole(fullMethod)
+	if need == 0 {
+		return nil
 	}
 	tok, ok := incomingToken(ctx)
 	if !ok {
-		return nil, fmt.Errorf("%w: missing bearer token: send metadata \"authorization: Bearer <token>\"", errUnauthenticated)
+		return fmt.Errorf("%w: missing bearer token: send metadata \"authorization: Bearer <token>\"", errUnauthenticated)
 	}
 	id, ok := ts.Lookup(tok)
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown bearer token", errUnauthenticated)
+		return fmt.Errorf("%w: unknown bearer token", errUnauthenticated)
 	}
 	if id.Role < need {
-		s.log.Debug("permission denied", "method", info.FullMethod, "token_id", id.ID, "role", id.Role.String())
-		return nil, fmt.Errorf("%w: this token's role (%s) may not call %s; it needs %s", errPermissionDenied, id.Role, info.FullMethod, need)
+		s.log.Debug("permission denied", "method", fullMethod, "token_id", id.ID, "role", id.Role.String())
+		return fmt.Errorf("%w: this token's role (%s) may not call %s; it needs %s", errPermissionDenied, id.Role, fullMethod, need)
 	}
-	return handler(ctx, req)
+	return nil
 }
 
 // incomingToken returns the bearer token of the call's metadata.

@@ -1,11 +1,9 @@
 package rpc
 
 import (
-	"context"
 	"net"
 	"unicode/utf8"
 
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/raftkv/raftkv/proto/kvpb"
@@ -20,17 +18,9 @@ import (
 // before any handler runs.
 const MaxRequestBytes = 2*store.MaxValueBytes + store.MaxKeyBytes + 64<<10
 
-// validationInterceptor refuses malformed requests with InvalidArgument
-// before they take an admission slot or reach raft (validateRequest).
-func (s *Server) validationInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if err := validateRequest(req); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
-}
-
 // validateRequest checks every field limit of an API request, so a bad
-// request is refused up front with a message saying what to fix. The
+// request is refused up front, before it takes an admission slot or
+// reaches raft, with InvalidArgument and a message saying what to fix. The
 // handlers and the store's command constructors check again (in-process
 // callers skip the interceptors), so this is a fast path, not the only
 // guard. Errors wrap store.ErrInvalidArgument.
