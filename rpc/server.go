@@ -177,6 +177,9 @@ type Server struct {
 	writes *gate                         // admission of writes; nil: unlimited
 	reads  *gate                         // admission of reads; nil: unlimited
 	tokens atomic.Pointer[auth.TokenSet] // nil: auth off
+	// leaderMeta is the last leader address leaderAddr looked up; nil
+	// until the first lookup.
+	leaderMeta atomic.Pointer[leaderMeta]
 
 	closeOnce sync.Once
 	done      chan struct{} // closed by Close; stops background loops
@@ -233,11 +236,30 @@ func (s *Server) leaderAddr(id raftnode.NodeID) string {
 	if id == s.node.ID() {
 		return s.cfg.GRPCAddr
 	}
-	meta, ok := s.reader.NodeMeta(string(id))
-	if !ok {
-		return ""
+	// Every response header names the leader's address, and looking it up
+	// is a bbolt read transaction of its own, as costly as the read being
+	// answered. The address only changes through a command, so the answer
+	// is reused while the store's applied index is the one it was read at.
+	// The index is read first: the lookup then sees that state or a newer
+	// one, never an older one.
+	applied := s.reader.AppliedIndex()
+	if m := s.leaderMeta.Load(); m != nil && m.id == id && m.applied == applied {
+		return m.addr
 	}
-	return meta.GRPCAddr
+	var addr string
+	if meta, ok := s.reader.NodeMeta(string(id)); ok {
+		addr = meta.GRPCAddr
+	}
+	s.leaderMeta.Store(&leaderMeta{id: id, applied: applied, addr: addr})
+	return addr
+}
+
+// leaderMeta is a leader's client address as the store held it at one
+// applied index.
+type leaderMeta struct {
+	id      raftnode.NodeID
+	applied uint64 // the store's applied index before the lookup
+	addr    string // "" when the store had no address for id
 }
 
 // header describes this node for a response.
