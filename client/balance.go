@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,6 +56,7 @@ type balancer struct {
 	mu sync.Mutex
 	// The fields below are guarded by mu.
 	members    map[string]*memberState // by client gRPC address
+	sorted     []*memberState          // members by address, for pick
 	maxApplied uint64                  // highest applied index seen in any header
 }
 
@@ -75,7 +77,17 @@ func newBalancer(now func() time.Time, backoff, maxOff time.Duration, addrs []st
 	for _, a := range addrs {
 		b.members[a] = &memberState{addr: a}
 	}
+	b.sortLocked()
 	return b
+}
+
+// sortLocked rebuilds sorted from members. b.mu is held (or b is new).
+func (b *balancer) sortLocked() {
+	b.sorted = b.sorted[:0]
+	for _, m := range b.members {
+		b.sorted = append(b.sorted, m)
+	}
+	slices.SortFunc(b.sorted, func(x, y *memberState) int { return strings.Compare(x.addr, y.addr) })
 }
 
 // weight is the member's relative share of reads. b.mu is held.
@@ -93,12 +105,13 @@ func (m *memberState) weight() float64 {
 func (b *balancer) pick(skip map[string]bool) (string, bool) {
 	b.mu.Lock()
 	now := b.now()
-	var healthy, ejected []*memberState
+	// Room for a usual cluster on the stack: pick runs on every stale read.
+	var healthyBuf, ejectedBuf [8]*memberState
+	healthy, ejected := healthyBuf[:0], ejectedBuf[:0]
 	var probes []string
 	// Sorted, so that a given random draw always means the same member.
-	for _, addr := range slices.Sorted(maps.Keys(b.members)) {
-		m := b.members[addr]
-		if skip[addr] {
+	for _, m := range b.sorted {
+		if skip[m.addr] {
 			continue
 		}
 		if m.ejectedUntil.IsZero() {
@@ -107,7 +120,7 @@ func (b *balancer) pick(skip map[string]bool) (string, bool) {
 		}
 		if !now.Before(m.ejectedUntil) && !m.probing && b.probe != nil {
 			m.probing = true
-			probes = append(probes, addr)
+			probes = append(probes, m.addr)
 		}
 		ejected = append(ejected, m)
 	}
@@ -273,6 +286,7 @@ func (b *balancer) setMembers(addrs []string) (added, removed []string) {
 			added = append(added, addr)
 		}
 	}
+	b.sortLocked()
 	slices.Sort(removed)
 	return added, removed
 }

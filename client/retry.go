@@ -226,8 +226,15 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 		if err != nil {
 			return err
 		}
+		// Only a write asks gRPC for the peer (see sent below): the option
+		// costs allocations on every call, and reads never need it.
 		var p peer.Peer
-		hdr, err := fn(ctx, cc, grpc.Peer(&p))
+		var hdr *kvpb.ResponseHeader
+		if write {
+			hdr, err = fn(ctx, cc, grpc.Peer(&p))
+		} else {
+			hdr, err = fn(ctx, cc)
+		}
 		if err == nil {
 			c.observe(hdr)
 			c.throttle.succeeded()
@@ -249,7 +256,8 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 		// have reached the server. This is conservative: a request that died
 		// in a local buffer counts as sent. Either way the write is retried
 		// under its request id; the distinction only decides whether a final
-		// failure wraps ErrOutcomeUnknown.
+		// failure wraps ErrOutcomeUnknown. Reads do not ask: for them it
+		// decides nothing, and it is logged as false.
 		sent := p.Addr != nil
 		f := classify(target, err)
 		if f.code == codes.Canceled && ctx.Err() == nil {

@@ -86,9 +86,9 @@ func (c *Client) readStale(ctx context.Context, method string, o readOptions, ca
 func (c *Client) invokeStale(ctx context.Context, method string, fn attemptFunc) error {
 	c.ensureMembers(ctx)
 	var (
-		tried   = make(map[string]bool) // members failed this round
-		lastErr error                   // latest failure, reported if time runs out
-		staleEr error                   // latest STALE refusal this round
+		tried   map[string]bool // members failed this round; nil until one fails
+		lastErr error           // latest failure, reported if time runs out
+		staleEr error           // latest STALE refusal this round
 		pauses  int
 	)
 	for attempt := 1; ; attempt++ {
@@ -153,6 +153,9 @@ func (c *Client) invokeStale(ctx context.Context, method string, fn attemptFunc)
 			return ferr
 		}
 		d := c.bal.failed(target)
+		if tried == nil {
+			tried = make(map[string]bool)
+		}
 		tried[target] = true
 		lastErr = ferr
 		if f.reason == reasonStale {
