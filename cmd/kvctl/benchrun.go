@@ -76,8 +76,20 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 	if spec.Workload != "put" {
 		// Reads need something to read: write the key space first (etcd's
 		// range benchmark reads one pre-written key; key space 1 is that).
-		for i := range min(spec.KeySpace, 10000) {
+		n := min(spec.KeySpace, 10000)
+		for i := range n {
 			if _, err := conns[0].Put(ctx, benchKey(i, spec.KeySize), value); err != nil {
+				return benchResult{}, fmt.Errorf("preload: %w", err)
+			}
+		}
+		// The other connections' clients have not seen those writes, so
+		// their stale reads would carry no min_index, and a follower that
+		// has not applied the last writes yet would answer NotFound for
+		// keys that exist. One linearizable read of the last key makes each
+		// client carry its index (read-your-writes): such a follower waits
+		// instead.
+		for _, c := range conns[1:] {
+			if _, err := c.Get(ctx, benchKey(n-1, spec.KeySize), client.WithConsistency(client.Linearizable)); err != nil {
 				return benchResult{}, fmt.Errorf("preload: %w", err)
 			}
 		}
