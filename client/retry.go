@@ -282,14 +282,13 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 
 		if errors.Is(ferr, ErrOutcomeUnknown) {
 			maybeApplied = true
-			if done(ctx) != nil {
-				if isContextErr(ferr) && lastErr != nil {
-					// The deadline caught the write in flight after earlier
-					// attempts had failed: say why they did.
-					return fmt.Errorf("%w; earlier attempts: %w", ferr, lastErr)
-				}
-				return ferr
+			if done(ctx) != nil && isContextErr(ferr) && lastErr != nil {
+				// The deadline caught the write in flight after earlier
+				// attempts had failed: say why they did.
+				return fmt.Errorf("%w; earlier attempts: %w", ferr, lastErr)
 			}
+			// An OUTCOME_UNKNOWN answer that arrived as the deadline
+			// passed falls through: the error must name both.
 		}
 		if cerr := done(ctx); cerr != nil {
 			// The caller's deadline ran out during the attempt: report why
