@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,8 +26,26 @@ type GRPC struct {
 	reads   *prometheus.CounterVec // by requested consistency and code
 	refused *prometheus.CounterVec // failed requests by ErrorInfo reason
 
-	mu         sync.Mutex        // guards perService
-	perService map[string]uint64 // requests completed, by service
+	// readsOK are the reads series with code OK, by consistency label:
+	// the common case, looked up once instead of per request.
+	readsOK map[string]prometheus.Counter
+
+	// methods caches, by full method name, what every request of that
+	// method updates (*methodMetrics), so that a request costs no label
+	// lookups or lock unless it fails. gRPC calls interceptors only for
+	// registered methods, so it stays small.
+	methods sync.Map
+
+	mu         sync.Mutex                // guards perService
+	perService map[string]*atomic.Uint64 // requests completed, by service
+}
+
+// methodMetrics are one method's series and its service's counter.
+type methodMetrics struct {
+	svc, method string
+	ok          prometheus.Counter
+	latency     prometheus.Observer
+	served      *atomic.Uint64
 }
 
 // GRPCLatencyBuckets are the bounds, in seconds, of
@@ -36,7 +55,7 @@ var GRPCLatencyBuckets = prometheus.ExponentialBuckets(0.0005, 2, 16)
 
 // NewGRPC returns an empty GRPC recorder.
 func NewGRPC() *GRPC {
-	return &GRPC{
+	g := &GRPC{
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftkv_grpc_server_handled_total",
 			Help: "gRPC requests completed on this node, by service, method and status code.",
@@ -54,8 +73,44 @@ func NewGRPC() *GRPC {
 			Name: "raftkv_requests_refused_total",
 			Help: "Requests this node refused, by method and reason (NOT_LEADER, NO_LEADER, NO_QUORUM, STALE, OUTCOME_UNKNOWN, NOT_PROPOSED, SHUTTING_DOWN, or the status code when there is no reason).",
 		}, []string{"grpc_method", "reason"}),
-		perService: map[string]uint64{},
+		perService: map[string]*atomic.Uint64{},
+		readsOK:    map[string]prometheus.Counter{},
 	}
+	for _, c := range []kvpb.Consistency{kvpb.Consistency_LINEARIZABLE, kvpb.Consistency_STALE, kvpb.Consistency_BOUNDED} {
+		label := consistencyLabel(c)
+		g.readsOK[label] = g.reads.WithLabelValues(label, codes.OK.String())
+	}
+	return g
+}
+
+// method returns the cached series of fullMethod, creating them on its
+// first request.
+func (g *GRPC) method(fullMethod string) *methodMetrics {
+	if m, ok := g.methods.Load(fullMethod); ok {
+		return m.(*methodMetrics)
+	}
+	svc, method := splitMethod(fullMethod)
+	m := &methodMetrics{
+		svc:     svc,
+		method:  method,
+		ok:      g.handled.WithLabelValues(svc, method, codes.OK.String()),
+		latency: g.latency.WithLabelValues(svc, method),
+		served:  g.serviceCounter(svc),
+	}
+	actual, _ := g.methods.LoadOrStore(fullMethod, m)
+	return actual.(*methodMetrics)
+}
+
+// serviceCounter returns svc's completed-requests counter.
+func (g *GRPC) serviceCounter(svc string) *atomic.Uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.perService[svc]
+	if !ok {
+		c = new(atomic.Uint64)
+		g.perService[svc] = c
+	}
+	return c
 }
 
 // ServerOptions returns the options that install GRPC's interceptors. They
@@ -92,7 +147,12 @@ func (g *GRPC) observeRequest(fullMethod string, req any, err error) {
 		isRead = false
 	}
 	if isRead {
-		g.reads.WithLabelValues(consistencyLabel(ro.GetConsistency()), status.Code(err).String()).Inc()
+		label := consistencyLabel(ro.GetConsistency())
+		if err == nil {
+			g.readsOK[label].Inc()
+		} else {
+			g.reads.WithLabelValues(label, status.Code(err).String()).Inc()
+		}
 	}
 	if err == nil {
 		return
@@ -133,12 +193,14 @@ func (g *GRPC) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo
 }
 
 func (g *GRPC) observe(fullMethod string, err error, d time.Duration) {
-	svc, method := splitMethod(fullMethod)
-	g.handled.WithLabelValues(svc, method, status.Code(err).String()).Inc()
-	g.latency.WithLabelValues(svc, method).Observe(d.Seconds())
-	g.mu.Lock()
-	g.perService[svc]++
-	g.mu.Unlock()
+	m := g.method(fullMethod)
+	if err == nil {
+		m.ok.Inc()
+	} else {
+		g.handled.WithLabelValues(m.svc, m.method, status.Code(err).String()).Inc()
+	}
+	m.latency.Observe(d.Seconds())
+	m.served.Add(1)
 }
 
 // Handled returns how many requests for service (e.g. "kv.v1.KV") this
@@ -146,8 +208,12 @@ func (g *GRPC) observe(fullMethod string, err error, d time.Duration) {
 // from it.
 func (g *GRPC) Handled(service string) uint64 {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.perService[service]
+	c := g.perService[service]
+	g.mu.Unlock()
+	if c == nil {
+		return 0
+	}
+	return c.Load()
 }
 
 // Initialize creates the OK series of every method registered on gs, at

@@ -45,6 +45,42 @@ type Status struct {
 	DegradedSince time.Time
 }
 
+// Contact is the part of Status every response header carries: who
+// leads, in which term, and how recently this node heard from it.
+type Contact struct {
+	// LeaderID is the current leader's ID, "" if unknown.
+	LeaderID NodeID
+	// Term is the current raft term.
+	Term uint64
+	// LastContact is as in Status: 0 on the leader, -1 if never.
+	LastContact time.Duration
+	// Degraded is as in Status.
+	Degraded bool
+}
+
+// Contact returns the leader, term and contact fields of Status without
+// the configuration lookup, log indexes and role name that Status also
+// computes; it runs on every request. It does not block.
+func (n *Node) Contact() Contact {
+	state := n.raft.State()
+	leaderID, _ := n.Leader()
+	c := Contact{LeaderID: leaderID, Term: n.raft.CurrentTerm(), LastContact: n.lastContact(state)}
+	c.Degraded, _ = n.degraded(state)
+	return c
+}
+
+// lastContact is Status.LastContact for a node in state.
+func (n *Node) lastContact(state raft.RaftState) time.Duration {
+	if state == raft.Leader {
+		return 0
+	}
+	last := n.raft.LastContact()
+	if last.IsZero() {
+		return -1
+	}
+	return time.Since(last)
+}
+
 // Status returns the node's current status. It does not block.
 func (n *Node) Status() Status {
 	state := n.raft.State()
@@ -59,14 +95,7 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.appliedIndex(),
 		LeaderID:     leaderID,
 		LeaderAddr:   leaderAddr,
-	}
-	switch last := n.raft.LastContact(); {
-	case state == raft.Leader:
-		st.LastContact = 0
-	case last.IsZero():
-		st.LastContact = -1
-	default:
-		st.LastContact = time.Since(last)
+		LastContact:  n.lastContact(state),
 	}
 	st.Degraded, st.DegradedSince = n.degraded(state)
 	// Already resolved: raft answers from memory.

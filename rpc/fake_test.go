@@ -71,6 +71,9 @@ func (f *fakeNode) Leader() (raftnode.NodeID, string)      { return "n1", "raft:
 func (f *fakeNode) Status() raftnode.Status {
 	return raftnode.Status{ID: "n1", RaftAddr: "raft:1", Role: "leader", Voter: true, Term: 1, LeaderID: "n1", LastLogIndex: f.lastIndex()}
 }
+func (f *fakeNode) Contact() raftnode.Contact {
+	return raftnode.Contact{LeaderID: "n1", Term: 1}
+}
 func (f *fakeNode) Members(context.Context) ([]raftnode.Member, error) {
 	return []raftnode.Member{{ID: "n1", RaftAddr: "raft:1", Voter: true}}, nil
 }

@@ -33,6 +33,9 @@ type Consensus interface {
 	Leader() (raftnode.NodeID, string)
 	// Status reports this node's raft state.
 	Status() raftnode.Status
+	// Contact reports the leader, term and leader contact, the part of
+	// Status each response header carries, cheaply.
+	Contact() raftnode.Contact
 	// Members lists the latest raft configuration.
 	Members(ctx context.Context) ([]raftnode.Member, error)
 	// AddVoter adds, updates or promotes a voter (leader only).
@@ -264,7 +267,7 @@ type leaderMeta struct {
 
 // header describes this node for a response.
 func (s *Server) header() *kvpb.ResponseHeader {
-	st := s.node.Status()
+	st := s.node.Contact()
 	return &kvpb.ResponseHeader{
 		NodeId:        string(s.node.ID()),
 		LeaderId:      string(st.LeaderID),
