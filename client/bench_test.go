@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftkv/raftkv/internal/cputime"
 	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
@@ -54,7 +55,7 @@ func BenchmarkClient_Get(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := get(); err != nil {
@@ -64,7 +65,7 @@ func BenchmarkClient_Get(b *testing.B) {
 				}
 			})
 			if cpu != 0 {
-				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftkv/raftkv/internal/cputime"
 	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
@@ -38,7 +39,7 @@ func BenchmarkServer_Get(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, err := kv.Get(ctx, req); err != nil {
@@ -58,5 +59,5 @@ func reportCPU(b *testing.B, start time.Duration) {
 	if start == 0 {
 		return
 	}
-	b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 }

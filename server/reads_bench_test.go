@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/raftkv/raftkv/internal/cputime"
 	"github.com/raftkv/raftkv/proto/kvpb"
 	"github.com/raftkv/raftkv/server/servertest"
 )
@@ -46,7 +47,7 @@ func BenchmarkServer_Get(b *testing.B) {
 			b.ReportAllocs()
 			b.SetParallelism(32)
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := cputime.Process()
 			b.RunParallel(func(pb *testing.PB) {
 				kv := kvpb.NewKVClient(conns[int(next.Add(1))%len(conns)])
 				for pb.Next() {
@@ -57,7 +58,7 @@ func BenchmarkServer_Get(b *testing.B) {
 				}
 			})
 			if cpu != 0 {
-				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

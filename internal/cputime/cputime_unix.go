@@ -1,15 +1,15 @@
 //go:build unix
 
-package rpc
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time (user and system) this process has used so
-// far, or 0 when it cannot be read.
-func processCPU() time.Duration {
+// Process is the CPU time (user and system) this process has used so far,
+// or 0 when it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
