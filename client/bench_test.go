@@ -52,21 +52,7 @@ func BenchmarkClient_Get(b *testing.B) {
 			if err := get(); err != nil { // connect and learn the members first
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.ResetTimer()
-			cpu := cputime.Process()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if err := get(); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			if cpu != 0 {
-				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
-			}
+			cputime.RunParallel(b, func() func() error { return get })
 		})
 	}
 }

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"testing"
-	"time"
 
 	"github.com/raftkv/raftkv/internal/cputime"
 	"github.com/raftkv/raftkv/proto/kvpb"
@@ -36,28 +35,12 @@ func BenchmarkServer_Get(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := &kvpb.GetRequest{Key: []byte("00000000"), Read: &kvpb.ReadOptions{Consistency: bc.c}}
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.ResetTimer()
-			cpu := cputime.Process()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := kv.Get(ctx, req); err != nil {
-						b.Error(err)
-						return
-					}
+			cputime.RunParallel(b, func() func() error {
+				return func() error {
+					_, err := kv.Get(ctx, req)
+					return err
 				}
 			})
-			reportCPU(b, cpu)
 		})
 	}
-}
-
-// reportCPU reports the process CPU time used since start per operation
-// as cpu-ns/op, where it can be measured.
-func reportCPU(b *testing.B, start time.Duration) {
-	if start == 0 {
-		return
-	}
-	b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -44,22 +44,13 @@ func BenchmarkServer_Get(b *testing.B) {
 			}
 			req := &kvpb.GetRequest{Key: []byte("00000000"), Read: bc.ro}
 			var next atomic.Int64 // spreads the callers over the connections
-			b.ReportAllocs()
-			b.SetParallelism(32)
-			b.ResetTimer()
-			cpu := cputime.Process()
-			b.RunParallel(func(pb *testing.PB) {
+			cputime.RunParallel(b, func() func() error {
 				kv := kvpb.NewKVClient(conns[int(next.Add(1))%len(conns)])
-				for pb.Next() {
-					if _, err := kv.Get(b.Context(), req); err != nil {
-						b.Error(err)
-						return
-					}
+				return func() error {
+					_, err := kv.Get(b.Context(), req)
+					return err
 				}
 			})
-			if cpu != 0 {
-				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
-			}
 		})
 	}
 }
