@@ -48,37 +48,36 @@ func readBootID(path string) (string, error) {
 // an OS crash or power loss it may be torn in ways bbolt cannot detect
 // (a meta page on disk pointing at pages that never reached it). The
 // caller's raft log and snapshots, which are fsynced, rebuild the state.
-// It reports whether it discarded the file.
-func (s *Store) discardIfUnsyncedAcrossReboot() (bool, error) {
+func (s *Store) discardIfUnsyncedAcrossReboot() error {
 	marker := s.path + unsyncedSuffix
 	b, err := os.ReadFile(marker)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("read %s: %w", marker, err)
+		return fmt.Errorf("read %s: %w", marker, err)
 	}
 	written := strings.TrimSpace(string(b))
 	current, idErr := readBootID(s.bootIDPath)
 	if idErr == nil && written != "" && written == current {
-		return false, nil // same boot: only the process stopped
+		return nil // same boot: only the process stopped
 	}
 	// Rename first, remove the marker second: a crash in between leaves a
 	// marker with no file, which the next open clears the same way.
 	aside := s.path + discardedSuffix
 	if err := os.Rename(s.path, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("set aside %s: %w", s.path, err)
+		return fmt.Errorf("set aside %s: %w", s.path, err)
 	}
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
-		return false, fmt.Errorf("sync directory: %w", err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	if err := removeMarker(marker); err != nil {
-		return false, err
+		return err
 	}
 	s.log.Warn("state machine file held commits that were not fsynced when the machine restarted; "+
 		"set it aside to rebuild from the raft snapshot and log",
 		"moved_to", aside, "written_in_boot", written, "current_boot", current, "boot_id_err", idErr)
-	return true, nil
+	return nil
 }
 
 // markUnsynced writes the marker with the current boot id and makes it

@@ -215,7 +215,7 @@ func Open(path string, opts *Options) (*Store, error) {
 		bootIDPath:  o.BootIDPath,
 		limits:      defaultSessionLimits,
 	}
-	if _, err := s.discardIfUnsyncedAcrossReboot(); err != nil {
+	if err := s.discardIfUnsyncedAcrossReboot(); err != nil {
 		return nil, err
 	}
 	if o.NoSync {
