@@ -126,6 +126,11 @@ func (g *GRPC) ServerOptions() []grpc.ServerOption {
 	}
 }
 
+// CallObserver returns the interceptor ServerOptions installs for unary
+// calls, for the calls a Batch stream carries (rpc.Server.SetCallObserver),
+// so they are counted per method like unary calls.
+func (g *GRPC) CallObserver() grpc.UnaryServerInterceptor { return g.unary }
+
 func (g *GRPC) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := handler(ctx, req)
@@ -186,6 +191,11 @@ func consistencyLabel(c kvpb.Consistency) string {
 }
 
 func (g *GRPC) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if info.FullMethod == kvpb.KV_Batch_FullMethodName {
+		// A Batch stream is a connection's carrier, not a request: each
+		// call it carries is counted, per method, by CallObserver.
+		return handler(srv, ss)
+	}
 	start := time.Now()
 	err := handler(srv, ss)
 	g.observe(info.FullMethod, err, time.Since(start))
@@ -222,6 +232,9 @@ func (g *GRPC) Handled(service string) uint64 {
 func (g *GRPC) Initialize(gs *grpc.Server) {
 	for svc, info := range gs.GetServiceInfo() {
 		for _, m := range info.Methods {
+			if "/"+svc+"/"+m.Name == kvpb.KV_Batch_FullMethodName {
+				continue
+			}
 			g.handled.WithLabelValues(svc, m.Name, codes.OK.String())
 			g.latency.WithLabelValues(svc, m.Name)
 		}

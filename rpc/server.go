@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
 	"github.com/raftkv/raftkv/auth"
@@ -180,6 +181,13 @@ type Server struct {
 	writes *gate                         // admission of writes; nil: unlimited
 	reads  *gate                         // admission of reads; nil: unlimited
 	tokens atomic.Pointer[auth.TokenSet] // nil: auth off
+	// observer wraps every call a Batch stream carries (SetCallObserver);
+	// nil: none.
+	observer grpc.UnaryServerInterceptor
+	// batchPool runs the calls of Batch streams.
+	batchPool *workerPool
+	// batchCount counts Batch streams, messages and calls (BatchStats).
+	batchCount batchCounters
 	// leaderMeta is the last leader address leaderAddr looked up; nil
 	// until the first lookup.
 	leaderMeta atomic.Pointer[leaderMeta]
@@ -208,6 +216,7 @@ func NewServer(cfg Config, node Consensus, reader Reader) (*Server, error) {
 		reads:  newGate(cfg.MaxInflightReads, cfg.AdmissionWait),
 		done:   make(chan struct{}),
 	}
+	s.batchPool = newWorkerPool(batchWorkers, s.done)
 	s.tokens.Store(cfg.Tokens)
 	return s, nil
 }

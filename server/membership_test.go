@@ -19,20 +19,7 @@ import (
 // registry: every request that node's gRPC server actually handled.
 func requestsHandled(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather metrics: %v", err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "raftkv_grpc_server_handled_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			total += m.GetCounter().GetValue()
-		}
-	}
-	return total
+	return counterSum(t, reg, "raftkv_grpc_server_handled_total", nil)
 }
 
 // membersByID lists the members as the client sees them, by id.

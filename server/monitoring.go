@@ -29,6 +29,7 @@ func (s *Server) newMonitoring() (*monitoring, error) {
 		m.leader,
 		followerLag{s},
 		admissionGauges{s},
+		batchCounters{s},
 		metrics.NewNodeCollector(s.node, metrics.Files{
 			StorePath:   s.st.Path(),
 			RaftLogPath: s.node.LogStorePath(),

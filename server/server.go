@@ -135,6 +135,7 @@ func Start(cfg Config) (s *Server, err error) {
 	gopts := append(ts.serverOptions(), grpc.NumStreamWorkers(grpcStreamWorkers))
 	s.gs = rpc.NewGRPCServer(s.api, append(gopts, s.mon.grpc.ServerOptions()...)...)
 	s.mon.grpc.Initialize(s.gs)
+	s.api.SetCallObserver(s.mon.grpc.CallObserver())
 	s.serve("grpc", func() error { return s.gs.Serve(s.lis) })
 	if s.hlis != nil {
 		s.http = &http.Server{Handler: s.adminMux(), ReadHeaderTimeout: 5 * time.Second}

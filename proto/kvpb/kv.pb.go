@@ -1904,6 +1904,241 @@ func (x *TransferLeadershipResponse) GetHeader() *ResponseHeader {
 	return nil
 }
 
+// BatchRequest is one message of a Batch stream from the client.
+type BatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// calls are handled concurrently, as if each were its own unary call.
+	Calls         []*BatchCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchRequest) Reset() {
+	*x = BatchRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchRequest) ProtoMessage() {}
+
+func (x *BatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
+func (*BatchRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *BatchRequest) GetCalls() []*BatchCall {
+	if x != nil {
+		return x.Calls
+	}
+	return nil
+}
+
+// BatchCall is one unary KV call inside a Batch stream.
+type BatchCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is chosen by the client and names the call's reply; it must be
+	// unique among the stream's calls that have not been answered.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// method is the full gRPC method name: /kv.v1.KV/Get, /kv.v1.KV/Put,
+	// /kv.v1.KV/Delete or /kv.v1.KV/CompareAndSwap.
+	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// request is the method's request message, encoded.
+	Request []byte `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	// timeout_us is the call's deadline as microseconds from when it was
+	// sent (the unary grpc-timeout); 0 means the server's default deadline.
+	TimeoutUs     int64 `protobuf:"varint,4,opt,name=timeout_us,json=timeoutUs,proto3" json:"timeout_us,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCall) Reset() {
+	*x = BatchCall{}
+	mi := &file_kvpb_kv_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCall) ProtoMessage() {}
+
+func (x *BatchCall) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCall.ProtoReflect.Descriptor instead.
+func (*BatchCall) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BatchCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchCall) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *BatchCall) GetRequest() []byte {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *BatchCall) GetTimeoutUs() int64 {
+	if x != nil {
+		return x.TimeoutUs
+	}
+	return 0
+}
+
+// BatchResponse is one message of a Batch stream from the server.
+type BatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// replies answer calls of earlier BatchRequests, in any order.
+	Replies       []*BatchReply `protobuf:"bytes,1,rep,name=replies,proto3" json:"replies,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchResponse) Reset() {
+	*x = BatchResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchResponse) ProtoMessage() {}
+
+func (x *BatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
+func (*BatchResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BatchResponse) GetReplies() []*BatchReply {
+	if x != nil {
+		return x.Replies
+	}
+	return nil
+}
+
+// BatchReply answers one BatchCall.
+type BatchReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the answered call's id.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// response is the method's response message, encoded, when the call
+	// succeeded (status is empty).
+	Response []byte `protobuf:"bytes,2,opt,name=response,proto3" json:"response,omitempty"`
+	// status, when not empty, is the call's failure as an encoded
+	// google.rpc.Status: the code, message and details (ErrorInfo,
+	// RetryInfo) a unary call would have ended with.
+	Status        []byte `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchReply) Reset() {
+	*x = BatchReply{}
+	mi := &file_kvpb_kv_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchReply) ProtoMessage() {}
+
+func (x *BatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchReply.ProtoReflect.Descriptor instead.
+func (*BatchReply) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BatchReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchReply) GetResponse() []byte {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *BatchReply) GetStatus() []byte {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 var File_kvpb_kv_proto protoreflect.FileDescriptor
 
 const file_kvpb_kv_proto_rawDesc = "" +
@@ -2031,18 +2266,34 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x19TransferLeadershipRequest\x12\x13\n" +
 	"\x05to_id\x18\x01 \x01(\tR\x04toId\"K\n" +
 	"\x1aTransferLeadershipResponse\x12-\n" +
-	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header*T\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"6\n" +
+	"\fBatchRequest\x12&\n" +
+	"\x05calls\x18\x01 \x03(\v2\x10.kv.v1.BatchCallR\x05calls\"l\n" +
+	"\tBatchCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x18\n" +
+	"\arequest\x18\x03 \x01(\fR\arequest\x12\x1d\n" +
+	"\n" +
+	"timeout_us\x18\x04 \x01(\x03R\ttimeoutUs\"<\n" +
+	"\rBatchResponse\x12+\n" +
+	"\areplies\x18\x01 \x03(\v2\x11.kv.v1.BatchReplyR\areplies\"P\n" +
+	"\n" +
+	"BatchReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1a\n" +
+	"\bresponse\x18\x02 \x01(\fR\bresponse\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\fR\x06status*T\n" +
 	"\vConsistency\x12\x1b\n" +
 	"\x17CONSISTENCY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fLINEARIZABLE\x10\x01\x12\t\n" +
 	"\x05STALE\x10\x02\x12\v\n" +
-	"\aBOUNDED\x10\x032\x97\x02\n" +
+	"\aBOUNDED\x10\x032\xcf\x02\n" +
 	"\x02KV\x12,\n" +
 	"\x03Put\x12\x11.kv.v1.PutRequest\x1a\x12.kv.v1.PutResponse\x12,\n" +
 	"\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x125\n" +
 	"\x06Delete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponse\x12M\n" +
 	"\x0eCompareAndSwap\x12\x1c.kv.v1.CompareAndSwapRequest\x1a\x1d.kv.v1.CompareAndSwapResponse\x12/\n" +
-	"\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponse2\x9b\x03\n" +
+	"\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponse\x126\n" +
+	"\x05Batch\x12\x13.kv.v1.BatchRequest\x1a\x14.kv.v1.BatchResponse(\x010\x012\x9b\x03\n" +
 	"\aCluster\x128\n" +
 	"\aMembers\x12\x15.kv.v1.MembersRequest\x1a\x16.kv.v1.MembersResponse\x125\n" +
 	"\x06Status\x12\x14.kv.v1.StatusRequest\x1a\x15.kv.v1.StatusResponse\x12/\n" +
@@ -2064,7 +2315,7 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_kvpb_kv_proto_goTypes = []any{
 	(Consistency)(0),                   // 0: kv.v1.Consistency
 	(*ResponseHeader)(nil),             // 1: kv.v1.ResponseHeader
@@ -2094,6 +2345,10 @@ var file_kvpb_kv_proto_goTypes = []any{
 	(*PromoteMemberResponse)(nil),      // 25: kv.v1.PromoteMemberResponse
 	(*TransferLeadershipRequest)(nil),  // 26: kv.v1.TransferLeadershipRequest
 	(*TransferLeadershipResponse)(nil), // 27: kv.v1.TransferLeadershipResponse
+	(*BatchRequest)(nil),               // 28: kv.v1.BatchRequest
+	(*BatchCall)(nil),                  // 29: kv.v1.BatchCall
+	(*BatchResponse)(nil),              // 30: kv.v1.BatchResponse
+	(*BatchReply)(nil),                 // 31: kv.v1.BatchReply
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: kv.v1.ResponseHeader.consistency:type_name -> kv.v1.Consistency
@@ -2120,33 +2375,37 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	1,  // 21: kv.v1.RemoveMemberResponse.header:type_name -> kv.v1.ResponseHeader
 	1,  // 22: kv.v1.PromoteMemberResponse.header:type_name -> kv.v1.ResponseHeader
 	1,  // 23: kv.v1.TransferLeadershipResponse.header:type_name -> kv.v1.ResponseHeader
-	4,  // 24: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
-	6,  // 25: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
-	9,  // 26: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
-	11, // 27: kv.v1.KV.CompareAndSwap:input_type -> kv.v1.CompareAndSwapRequest
-	13, // 28: kv.v1.KV.List:input_type -> kv.v1.ListRequest
-	16, // 29: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
-	18, // 30: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
-	20, // 31: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
-	22, // 32: kv.v1.Cluster.RemoveMember:input_type -> kv.v1.RemoveMemberRequest
-	24, // 33: kv.v1.Cluster.PromoteMember:input_type -> kv.v1.PromoteMemberRequest
-	26, // 34: kv.v1.Cluster.TransferLeadership:input_type -> kv.v1.TransferLeadershipRequest
-	5,  // 35: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
-	8,  // 36: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
-	10, // 37: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
-	12, // 38: kv.v1.KV.CompareAndSwap:output_type -> kv.v1.CompareAndSwapResponse
-	14, // 39: kv.v1.KV.List:output_type -> kv.v1.ListResponse
-	17, // 40: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
-	19, // 41: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
-	21, // 42: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
-	23, // 43: kv.v1.Cluster.RemoveMember:output_type -> kv.v1.RemoveMemberResponse
-	25, // 44: kv.v1.Cluster.PromoteMember:output_type -> kv.v1.PromoteMemberResponse
-	27, // 45: kv.v1.Cluster.TransferLeadership:output_type -> kv.v1.TransferLeadershipResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	29, // 24: kv.v1.BatchRequest.calls:type_name -> kv.v1.BatchCall
+	31, // 25: kv.v1.BatchResponse.replies:type_name -> kv.v1.BatchReply
+	4,  // 26: kv.v1.KV.Put:input_type -> kv.v1.PutRequest
+	6,  // 27: kv.v1.KV.Get:input_type -> kv.v1.GetRequest
+	9,  // 28: kv.v1.KV.Delete:input_type -> kv.v1.DeleteRequest
+	11, // 29: kv.v1.KV.CompareAndSwap:input_type -> kv.v1.CompareAndSwapRequest
+	13, // 30: kv.v1.KV.List:input_type -> kv.v1.ListRequest
+	28, // 31: kv.v1.KV.Batch:input_type -> kv.v1.BatchRequest
+	16, // 32: kv.v1.Cluster.Members:input_type -> kv.v1.MembersRequest
+	18, // 33: kv.v1.Cluster.Status:input_type -> kv.v1.StatusRequest
+	20, // 34: kv.v1.Cluster.Join:input_type -> kv.v1.JoinRequest
+	22, // 35: kv.v1.Cluster.RemoveMember:input_type -> kv.v1.RemoveMemberRequest
+	24, // 36: kv.v1.Cluster.PromoteMember:input_type -> kv.v1.PromoteMemberRequest
+	26, // 37: kv.v1.Cluster.TransferLeadership:input_type -> kv.v1.TransferLeadershipRequest
+	5,  // 38: kv.v1.KV.Put:output_type -> kv.v1.PutResponse
+	8,  // 39: kv.v1.KV.Get:output_type -> kv.v1.GetResponse
+	10, // 40: kv.v1.KV.Delete:output_type -> kv.v1.DeleteResponse
+	12, // 41: kv.v1.KV.CompareAndSwap:output_type -> kv.v1.CompareAndSwapResponse
+	14, // 42: kv.v1.KV.List:output_type -> kv.v1.ListResponse
+	30, // 43: kv.v1.KV.Batch:output_type -> kv.v1.BatchResponse
+	17, // 44: kv.v1.Cluster.Members:output_type -> kv.v1.MembersResponse
+	19, // 45: kv.v1.Cluster.Status:output_type -> kv.v1.StatusResponse
+	21, // 46: kv.v1.Cluster.Join:output_type -> kv.v1.JoinResponse
+	23, // 47: kv.v1.Cluster.RemoveMember:output_type -> kv.v1.RemoveMemberResponse
+	25, // 48: kv.v1.Cluster.PromoteMember:output_type -> kv.v1.PromoteMemberResponse
+	27, // 49: kv.v1.Cluster.TransferLeadership:output_type -> kv.v1.TransferLeadershipResponse
+	38, // [38:50] is the sub-list for method output_type
+	26, // [26:38] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -2163,7 +2422,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
