@@ -46,6 +46,7 @@ type Client struct {
 	mu sync.Mutex
 	// The fields below are guarded by mu.
 	conns      map[string]*grpc.ClientConn // one connection per address
+	batchers   map[string]*batcher         // the Batch stream of each connection, made on first use
 	leader     string                      // leader's gRPC address; "" unknown
 	term       uint64                      // highest term seen in a response header
 	members    []string                    // gRPC addresses learned from Members
@@ -73,11 +74,12 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Client{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "client"),
-		conns: make(map[string]*grpc.ClientConn),
-		kick:  make(chan struct{}, 1),
-		sess:  newSession(),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "client"),
+		conns:    make(map[string]*grpc.ClientConn),
+		batchers: make(map[string]*batcher),
+		kick:     make(chan struct{}, 1),
+		sess:     newSession(),
 	}
 	for _, ep := range cfg.Endpoints {
 		if !slices.Contains(c.endpoints, ep) {
@@ -168,6 +170,25 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
+// caller returns what the KV calls to addr go through: its connection, or
+// with batching on (the default; Config.DisableBatching) the connection's
+// batcher, which carries concurrent Get, Put, Delete and CompareAndSwap
+// calls on one Batch stream.
+func (c *Client) caller(addr string) (grpc.ClientConnInterface, error) {
+	cc, err := c.conn(addr)
+	if err != nil || c.cfg.DisableBatching {
+		return cc, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.batchers[addr]; ok && b.cc == cc {
+		return b, nil
+	}
+	b := &batcher{cc: cc, c: c}
+	c.batchers[addr] = b
+	return b, nil
+}
+
 // isClosed reports whether Close has been called.
 func (c *Client) isClosed() bool {
 	c.mu.Lock()
@@ -177,12 +198,12 @@ func (c *Client) isClosed() bool {
 
 // goBackground runs fn in a goroutine owned by the client: fn's context is
 // cancelled by Close, which waits for fn to return. After Close it does
-// nothing.
-func (c *Client) goBackground(fn func(ctx context.Context)) {
+// nothing and returns false.
+func (c *Client) goBackground(fn func(ctx context.Context)) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		return
+		return false
 	}
 	// Add under mu, before Close can set closed: Close's Wait then sees it.
 	c.wg.Add(1)
@@ -190,6 +211,7 @@ func (c *Client) goBackground(fn func(ctx context.Context)) {
 		defer c.wg.Done()
 		fn(c.bg)
 	}()
+	return true
 }
 
 // noteIndex raises the read-your-writes index to index.

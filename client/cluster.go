@@ -14,7 +14,7 @@ import (
 // It also refreshes the client's list of members to fail over to.
 func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	var resp *kvpb.MembersResponse
-	err := c.invoke(ctx, "Members", anyOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invoke(ctx, "Members", anyOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		r, err := kvpb.NewClusterClient(cc).Members(ctx, &kvpb.MembersRequest{}, opts...)
 		resp = r
 		return r.GetHeader(), err

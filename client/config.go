@@ -101,6 +101,14 @@ type Config struct {
 	// --auth-token-file. "" sends none. The transport is plaintext, so
 	// the token is only as private as the network.
 	Token string
+	// DisableBatching sends every call as its own unary gRPC call. By
+	// default Get, Put, Delete and CompareAndSwap calls made concurrently
+	// to one member share a Batch stream, and those waiting while a message
+	// is being sent go together in the next one, which costs the member and
+	// the client far less CPU per call; each call keeps its own deadline,
+	// answer and retries. Members that do not implement Batch get unary
+	// calls either way.
+	DisableBatching bool
 	// Logger receives Debug logs per attempt and Info logs on leader changes.
 	// nil discards logs.
 	Logger *slog.Logger

@@ -36,6 +36,10 @@ type fakeNode struct {
 	// down makes every call fail as an unreachable node's would (Unavailable
 	// without a raftkv reason), without closing the listener.
 	down atomic.Bool
+	// noBatch makes Batch Unimplemented, as on a server from before it.
+	noBatch atomic.Bool
+	// batched counts the calls received on Batch streams.
+	batched atomic.Int64
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.

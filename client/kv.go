@@ -72,7 +72,7 @@ func (c *Client) Get(ctx context.Context, key string, opts ...ReadOption) (*GetR
 	var resp *kvpb.GetResponse
 	h, err := c.read(ctx, "Get", o, func(ro *kvpb.ReadOptions) attemptFunc {
 		req := &kvpb.GetRequest{Key: []byte(key), Read: ro}
-		return func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+		return func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 			r, err := kvpb.NewKVClient(cc).Get(ctx, req, opts...)
 			resp = r
 			return r.GetHeader(), err
@@ -127,7 +127,7 @@ func (c *Client) write(ctx context.Context, method string, call writeCall) error
 	}
 	defer w.finish()
 	var index uint64
-	err = c.invoke(ctx, method, writeOp, w, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err = c.invoke(ctx, method, writeOp, w, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		h, idx, err := call(ctx, kvpb.NewKVClient(cc), w.proto(), opts...)
 		index = idx
 		return h, err
@@ -155,7 +155,7 @@ func (c *Client) List(ctx context.Context, prefix string, opts ...ReadOption) (*
 	var resp *kvpb.ListResponse
 	h, err := c.read(ctx, "List", o, func(ro *kvpb.ReadOptions) attemptFunc {
 		req := &kvpb.ListRequest{Prefix: []byte(prefix), Limit: int64(o.limit), Read: ro}
-		return func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+		return func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 			r, err := kvpb.NewKVClient(cc).List(ctx, req, opts...)
 			resp = r
 			return r.GetHeader(), err

@@ -52,6 +52,7 @@ func (c *Client) learn(members []*kvpb.Member) {
 		if cc, ok := c.conns[a]; ok && !slices.Contains(c.endpoints, a) && a != c.leader {
 			stale = append(stale, cc)
 			delete(c.conns, a)
+			delete(c.batchers, a)
 		}
 	}
 	c.mu.Unlock()

@@ -27,7 +27,7 @@ import (
 // joins by itself with --join, and AddMember is for operators.
 func (c *Client) AddMember(ctx context.Context, id, raftAddr, grpcAddr string, nonvoter bool) error {
 	req := &kvpb.JoinRequest{Id: id, RaftAddr: raftAddr, GrpcAddr: grpcAddr, Nonvoter: nonvoter}
-	return c.invoke(ctx, "Join", readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	return c.invoke(ctx, "Join", readOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		r, err := kvpb.NewClusterClient(cc).Join(ctx, req, opts...)
 		return r.GetHeader(), err
 	})
@@ -38,7 +38,7 @@ func (c *Client) AddMember(ctx context.Context, id, raftAddr, grpcAddr string, n
 // ErrMembershipRefused.
 func (c *Client) RemoveMember(ctx context.Context, id string) error {
 	req := &kvpb.RemoveMemberRequest{Id: id}
-	err := c.invoke(ctx, "RemoveMember", readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invoke(ctx, "RemoveMember", readOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		r, err := kvpb.NewClusterClient(cc).RemoveMember(ctx, req, opts...)
 		return r.GetHeader(), err
 	})
@@ -52,7 +52,7 @@ func (c *Client) RemoveMember(ctx context.Context, id string) error {
 // no-op.
 func (c *Client) PromoteMember(ctx context.Context, id string) error {
 	req := &kvpb.PromoteMemberRequest{Id: id}
-	return c.invoke(ctx, "PromoteMember", readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	return c.invoke(ctx, "PromoteMember", readOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		r, err := kvpb.NewClusterClient(cc).PromoteMember(ctx, req, opts...)
 		return r.GetHeader(), err
 	})
@@ -65,7 +65,7 @@ func (c *Client) PromoteMember(ctx context.Context, id string) error {
 // leadership once more. A non-voter toID is ErrMembershipRefused.
 func (c *Client) TransferLeadership(ctx context.Context, toID string) error {
 	req := &kvpb.TransferLeadershipRequest{ToId: toID}
-	err := c.invoke(ctx, "TransferLeadership", readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invoke(ctx, "TransferLeadership", readOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		r, err := kvpb.NewClusterClient(cc).TransferLeadership(ctx, req, opts...)
 		return r.GetHeader(), err
 	})

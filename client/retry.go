@@ -38,7 +38,7 @@ const maxHops = 3
 
 // attemptFunc performs one attempt of a call on one connection, passing opts
 // to the generated client, and returns the response header.
-type attemptFunc func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error)
+type attemptFunc func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error)
 
 // action is what the retry loop does after a failed attempt.
 type action int
@@ -222,7 +222,7 @@ func (c *Client) invoke(ctx context.Context, method string, kind opKind, w *writ
 			}
 		}
 
-		cc, err := c.conn(target)
+		cc, err := c.caller(target)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func (c *Client) read(ctx context.Context, method string, o readOptions, call fu
 	}
 	var hdr *kvpb.ResponseHeader
 	fn := call(o.wire(0))
-	err := c.invoke(ctx, method, readOp, nil, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invoke(ctx, method, readOp, nil, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		h, err := fn(ctx, cc, opts...)
 		hdr = h
 		return h, err
@@ -64,7 +64,7 @@ func (c *Client) read(ctx context.Context, method string, o readOptions, call fu
 func (c *Client) readStale(ctx context.Context, method string, o readOptions, call func(*kvpb.ReadOptions) attemptFunc) (Header, error) {
 	var hdr *kvpb.ResponseHeader
 	fn := call(o.wire(c.seen.Load()))
-	err := c.invokeStale(ctx, method, func(ctx context.Context, cc *grpc.ClientConn, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
+	err := c.invokeStale(ctx, method, func(ctx context.Context, cc grpc.ClientConnInterface, opts ...grpc.CallOption) (*kvpb.ResponseHeader, error) {
 		h, err := fn(ctx, cc, opts...)
 		hdr = h
 		return h, err
@@ -109,7 +109,7 @@ func (c *Client) invokeStale(ctx context.Context, method string, fn attemptFunc)
 			}
 			continue
 		}
-		cc, err := c.conn(target)
+		cc, err := c.caller(target)
 		if err != nil {
 			c.bal.release(target)
 			return err

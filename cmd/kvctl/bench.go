@@ -70,6 +70,7 @@ object for machines.`,
 	f.Float64Var(&spec.Rate, "rate", 0, "operations per second for all clients together (0: unlimited)")
 	f.Float64Var(&spec.ReadRatio, "read-ratio", 0.5, "mixed: fraction of operations that are reads")
 	f.StringVar(&consistency, "consistency", "linearizable", "reads: linearizable or stale")
+	f.BoolVar(&spec.Batch, "batch", true, "let each connection's concurrent calls share a Batch stream (false: one unary gRPC call each)")
 	f.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to this file")
 	_ = f.MarkHidden("cpuprofile") // for raftkv's own performance work
@@ -119,6 +120,7 @@ func (a *app) runBench(ctx context.Context, spec benchSpec) error {
 	if err != nil {
 		return err
 	}
+	cfg.DisableBatching = !spec.Batch
 	conns := make([]kvClient, 0, spec.Conns)
 	defer func() {
 		for _, c := range conns {

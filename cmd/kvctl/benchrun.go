@@ -31,6 +31,7 @@ type benchSpec struct {
 	Rate        float64 // operations per second for all clients together; 0 = unlimited
 	ReadRatio   float64 // mixed: fraction of reads
 	Consistency client.Consistency
+	Batch       bool // calls share each connection's Batch stream (client.Config.DisableBatching off)
 }
 
 // benchResult is what a run measured.
@@ -39,6 +40,7 @@ type benchResult struct {
 	Consistency string           `json:"consistency,omitempty"`
 	Clients     int              `json:"clients"`
 	Conns       int              `json:"conns"`
+	Batch       bool             `json:"batch"`
 	Ops         int              `json:"ops"`
 	Errors      int              `json:"errors"`
 	ErrorsBy    map[string]int   `json:"errors_by_kind,omitempty"`
@@ -198,7 +200,7 @@ func runBench(ctx context.Context, spec benchSpec, conns []kvClient, progress fu
 	pwg.Wait()
 
 	res := benchResult{
-		Workload: spec.Workload, Clients: spec.Clients, Conns: len(conns),
+		Workload: spec.Workload, Clients: spec.Clients, Conns: len(conns), Batch: spec.Batch,
 		Ops: len(lat), ErrorsBy: errorsBy, Elapsed: elapsed, ElapsedSec: elapsed.Seconds(),
 	}
 	if spec.Workload != "put" {
@@ -263,11 +265,15 @@ func printBench(w io.Writer, r benchResult) error {
 	if r.Consistency != "" {
 		what += " (" + r.Consistency + ")"
 	}
-	_, err := fmt.Fprintf(w, `%s: %d clients over %d connections
+	calls := "batched calls"
+	if !r.Batch {
+		calls = "unary calls"
+	}
+	_, err := fmt.Fprintf(w, `%s: %d clients over %d connections, %s
   ops:      %d in %.2fs, errors %d
   ops/s:    %.0f
   latency:  p50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  mean %.3fms
-`, what, r.Clients, r.Conns, r.Ops, r.ElapsedSec, r.Errors, r.OpsPerSec,
+`, what, r.Clients, r.Conns, calls, r.Ops, r.ElapsedSec, r.Errors, r.OpsPerSec,
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Latency.Mean)
 	if err != nil {
 		return err
