@@ -52,6 +52,9 @@ type balancer struct {
 	// probe starts an asynchronous check of a member whose ejection has
 	// ended and must eventually call probed. It is called without mu held.
 	probe func(addr string)
+	// preferred, when not "", is the member that takes every read while it
+	// is healthy (Config.PreferredEndpoint).
+	preferred string
 
 	mu sync.Mutex
 	// The fields below are guarded by mu.
@@ -109,6 +112,7 @@ func (b *balancer) pick(skip map[string]bool) (string, bool) {
 	var healthyBuf, ejectedBuf [8]*memberState
 	healthy, ejected := healthyBuf[:0], ejectedBuf[:0]
 	var probes []string
+	var pref *memberState // the preferred member, when healthy and not skipped
 	// Sorted, so that a given random draw always means the same member.
 	for _, m := range b.sorted {
 		if skip[m.addr] {
@@ -116,6 +120,9 @@ func (b *balancer) pick(skip map[string]bool) (string, bool) {
 		}
 		if m.ejectedUntil.IsZero() {
 			healthy = append(healthy, m)
+			if m.addr == b.preferred {
+				pref = m
+			}
 			continue
 		}
 		if !now.Before(m.ejectedUntil) && !m.probing && b.probe != nil {
@@ -126,6 +133,8 @@ func (b *balancer) pick(skip map[string]bool) (string, bool) {
 	}
 	var chosen *memberState
 	switch {
+	case pref != nil:
+		chosen = pref
 	case len(healthy) > 0:
 		chosen = twoChoices(healthy)
 	case len(ejected) > 0:

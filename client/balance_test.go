@@ -173,3 +173,37 @@ func TestBalancer_SetMembersKeepsState(t *testing.T) {
 	b.failed("b")
 	b.probed("b", true)
 }
+
+// TestBalancer_PreferredMember shows Config.PreferredEndpoint: the
+// preferred member takes every read while healthy; when it fails the reads
+// spread over the others, and it takes them all again once a probe finds it
+// back.
+func TestBalancer_PreferredMember(t *testing.T) {
+	b, clock, probes := testBalancer("a", "b", "c")
+	b.preferred = "b"
+	if got := picks(t, b, 300); got["b"] != 300 {
+		t.Fatalf("picks with b preferred = %v, want all 300 on b", got)
+	}
+	addr, _ := b.pick(map[string]bool{"b": true})
+	if addr == "b" || addr == "" {
+		t.Fatalf("pick with b skipped = %q, want a or c", addr)
+	}
+	b.release(addr)
+	if addr, _ := b.pick(nil); addr != "b" {
+		t.Fatalf("pick = %q, want b", addr)
+	}
+	b.failed("b")
+	got := picks(t, b, 300)
+	if got["b"] != 0 || got["a"] == 0 || got["c"] == 0 {
+		t.Fatalf("picks with preferred b ejected = %v, want them spread over a and c", got)
+	}
+	clock.Advance(2 * time.Second) // past b's ejection (1s ±25%)
+	picks(t, b, 1)
+	if !slices.Contains(*probes, "b") {
+		t.Fatalf("probes = %v, want b probed once its ejection ended", *probes)
+	}
+	b.probed("b", true)
+	if got := picks(t, b, 300); got["b"] != 300 {
+		t.Fatalf("picks after b is back = %v, want all 300 on b", got)
+	}
+}

@@ -90,6 +90,7 @@ func newClient(cfg Config, now func() time.Time) (*Client, error) {
 	c.throttle = newRetryThrottle()
 	c.bal = newBalancer(now, cfg.EjectBackoff, cfg.EjectBackoffMax, c.endpoints)
 	c.bal.probe = c.probe
+	c.bal.preferred = cfg.PreferredEndpoint
 	// Build the configured endpoints' connections now (this does no I/O) so a
 	// malformed address is reported by New rather than by the first call.
 	for _, ep := range c.endpoints {

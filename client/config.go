@@ -101,6 +101,14 @@ type Config struct {
 	// --auth-token-file. "" sends none. The transport is plaintext, so
 	// the token is only as private as the network.
 	Token string
+	// PreferredEndpoint, when set, is the member (its client gRPC address,
+	// as the cluster lists it) that serves this client's stale and bounded
+	// reads while it is healthy, as a Consul agent reads from its local
+	// server: a member in the same zone, say. When it fails it is ejected
+	// like any member and reads are balanced over the others until it is
+	// back. "" (the default) balances every read over all members.
+	// Writes and linearizable reads go to the leader either way.
+	PreferredEndpoint string
 	// DisableBatching sends every call as its own unary gRPC call. By
 	// default Get, Put, Delete and CompareAndSwap calls made concurrently
 	// to one member share a Batch stream, and those waiting while a message

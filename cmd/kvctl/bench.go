@@ -70,6 +70,7 @@ object for machines.`,
 	f.Float64Var(&spec.Rate, "rate", 0, "operations per second for all clients together (0: unlimited)")
 	f.Float64Var(&spec.ReadRatio, "read-ratio", 0.5, "mixed: fraction of operations that are reads")
 	f.StringVar(&consistency, "consistency", "linearizable", "reads: linearizable or stale")
+	f.BoolVar(&spec.PinConns, "pin-conns", true, "connection i serves its stale reads from endpoint i mod the number of endpoints while that member is healthy, as etcd's benchmark gives each connection one endpoint (false: each connection balances its reads over every member)")
 	f.BoolVar(&spec.Batch, "batch", true, "let each connection's concurrent calls share a Batch stream (false: one unary gRPC call each)")
 	f.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&prof.mem, "memprofile", "", "write an allocation profile of the run to this file")
@@ -127,7 +128,11 @@ func (a *app) runBench(ctx context.Context, spec benchSpec) error {
 			_ = c.Close()
 		}
 	}()
-	for range spec.Conns {
+	for i := range spec.Conns {
+		cfg := cfg
+		if spec.PinConns {
+			cfg.PreferredEndpoint = cfg.Endpoints[i%len(cfg.Endpoints)]
+		}
 		c, err := a.dial(cfg)
 		if err != nil {
 			return err

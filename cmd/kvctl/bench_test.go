@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,5 +158,49 @@ func TestRunBench_EndsAtDeadline(t *testing.T) {
 	}
 	if parent.Err() != nil {
 		t.Fatal("the run ended only when the context was done, not at its deadline")
+	}
+}
+
+// TestBench_ConnectionConfigs shows how bench sets up its connections: by
+// default connection i prefers endpoint i mod n for stale reads (etcd's
+// benchmark gives each connection one endpoint) and batches its calls;
+// --pin-conns=false and --batch=false turn each off.
+func TestBench_ConnectionConfigs(t *testing.T) {
+	for _, tt := range []struct {
+		flags     []string
+		preferred []string
+		batching  bool
+	}{
+		{nil, []string{"a:1", "b:2", "c:3", "a:1"}, true},
+		{[]string{"--pin-conns=false", "--batch=false"}, []string{"", "", "", ""}, false},
+	} {
+		var mu sync.Mutex
+		var cfgs []client.Config
+		f := newFakeClient()
+		a := &app{
+			stdout: io.Discard,
+			stderr: io.Discard,
+			env:    func(string) string { return "" },
+			dial: func(cfg client.Config) (kvClient, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				cfgs = append(cfgs, cfg)
+				return f, nil
+			},
+		}
+		args := append([]string{"--endpoints", "a:1,b:2,c:3", "bench", "get", "--consistency", "stale", "--clients", "4", "--conns", "4", "--total", "8", "--key-space", "1"}, tt.flags...)
+		if code := a.execute(args); code != 0 {
+			t.Fatalf("kvctl %v exited %d", args, code)
+		}
+		var got []string
+		for _, cfg := range cfgs {
+			got = append(got, cfg.PreferredEndpoint)
+			if cfg.DisableBatching == tt.batching {
+				t.Errorf("%v: DisableBatching = %v, want %v", tt.flags, cfg.DisableBatching, !tt.batching)
+			}
+		}
+		if !slices.Equal(got, tt.preferred) {
+			t.Errorf("%v: preferred endpoints %q, want %q", tt.flags, got, tt.preferred)
+		}
 	}
 }

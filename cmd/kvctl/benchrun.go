@@ -32,6 +32,7 @@ type benchSpec struct {
 	ReadRatio   float64 // mixed: fraction of reads
 	Consistency client.Consistency
 	Batch       bool // calls share each connection's Batch stream (client.Config.DisableBatching off)
+	PinConns    bool // connection i prefers endpoint i mod len(endpoints) for stale reads
 }
 
 // benchResult is what a run measured.
