@@ -133,7 +133,7 @@ etcd_version=$(grep -ho '"etcd_version":"[^"]*"' "$WORK"/etcd-*.log 2>/dev/null 
   echo "Machine: $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM,"
   echo "kernel $(uname -r), $(go env GOVERSION), disk $(findmnt -no FSTYPE -T "$WORK" 2>/dev/null || echo '?')."
   echo "Both systems: 3 members on 127.0.0.1, default flags: every write is fsynced to the raft log (etcd: WAL) on a majority before it is acknowledged, and neither fsyncs its state machine (bbolt) per write; the load generator shares the cores."
-  echo "etcd ${etcd_version:-?} with etcd's benchmark tool (\`../shared/peers/etcd-bench.sh\`); raftkv with \`kvctl bench\` and its default client, which batches concurrent calls to a member on one stream (\`--batch\`)."
+  echo "etcd ${etcd_version:-?} with etcd's benchmark tool (\`../shared/peers/etcd-bench.sh\`); raftkv with \`kvctl bench\` and its default client, which batches concurrent calls to a member on one stream (\`--batch\`); as in etcd's tool, connection i reads from endpoint i mod 3 (\`--pin-conns\`), and writes and linearizable reads go to the leader."
   echo "Rounds alternate which system runs first. Key 8 B, value 256 B; puts over 100k keys; gets read one key."
   echo "raftkv's get_serial is a STALE read (served locally by any member), etcd's a serializable range."
   echo
