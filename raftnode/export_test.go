@@ -24,3 +24,22 @@ func OpenLogStoreForTest(t testing.TB, dir string, kind LogStoreKind) interface 
 	}
 	return st
 }
+
+// HoldReadRounds makes linearizable reads' leadership rounds wait, before
+// each takes its readers, until release is closed. Test hook.
+func (n *Node) HoldReadRounds(release <-chan struct{}) {
+	n.rounds.mu.Lock()
+	defer n.rounds.mu.Unlock()
+	n.rounds.beforeRound = func() { <-release }
+}
+
+// ReadRoundStats reports how many leadership rounds linearizable reads
+// have run and how many reads wait for the next one. Test hook.
+func (n *Node) ReadRoundStats() (rounds uint64, waiting int) {
+	n.rounds.mu.Lock()
+	defer n.rounds.mu.Unlock()
+	if n.rounds.next != nil {
+		waiting = n.rounds.next.readers
+	}
+	return n.rounds.rounds, waiting
+}

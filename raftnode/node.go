@@ -51,6 +51,8 @@ type Node struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	rounds readRounds // linearizable reads' shared leadership checks
+
 	mu           sync.Mutex    // guards the fields below
 	leaderID     NodeID        // last leader observed
 	leaderAddr   string        // its raft address

@@ -18,7 +18,8 @@ import (
 //     so entries committed by earlier leaders are in the state machine;
 //  2. read the commit index;
 //  3. confirm leadership with a quorum round (VerifyLeader), and check the
-//     term has not moved, so no newer leader can have committed more;
+//     term has not moved, so no newer leader can have committed more
+//     (steps 2 and 3 are shared by concurrent reads: readround.go);
 //  4. wait until the state machine has applied the index read in step 2.
 //
 // Errors: *NotLeaderError or ErrNoLeader when this node does not lead or
@@ -47,19 +48,22 @@ func (n *Node) LinearizableRead(ctx context.Context) error {
 		}
 	}
 
-	idx := n.raft.CommitIndex()
-	f := n.raft.VerifyLeader()
-	resolved, err := n.await(ctx, f)
-	if !resolved {
-		return fmt.Errorf("linearizable read: verify leader: %w", err)
+	// Steps 2 and 3 are made once for every read that joined the round.
+	r := n.joinReadRound()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return fmt.Errorf("linearizable read: verify leader: %w", ctx.Err())
+	case <-n.stopping:
+		return ErrShutdown
 	}
-	if err != nil {
-		return n.fromRaft(err, f)
+	if r.err != nil {
+		return n.fromRaft(r.err, nil)
 	}
 	if n.raft.CurrentTerm() != term {
 		return fmt.Errorf("%w: term changed during read", ErrNoLeader)
 	}
-	return n.WaitApplied(ctx, idx)
+	return n.WaitApplied(ctx, r.index)
 }
 
 // WaitApplied blocks until the state machine has applied every entry up to

@@ -123,3 +123,33 @@ func TestNode_AppliedCountsNoopsAfterIdleRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestNode_LinearizableReadsShareARound shows the ReadIndex batching:
+// reads that arrive while no round has started all wait for one
+// leadership check, and all succeed.
+func TestNode_LinearizableReadsShareARound(t *testing.T) {
+	c := raftnodetest.StartCluster(t, 3)
+	leader := c.Node(c.WaitLeader(waitTimeout))
+	mustApply(t, leader, "k", "v")
+	release := make(chan struct{})
+	leader.HoldReadRounds(release)
+	const reads = 50
+	errs := make(chan error, reads)
+	for range reads {
+		go func() { errs <- leader.LinearizableRead(ctxTimeout(t, waitTimeout)) }()
+	}
+	raftnodetest.WaitFor(t, waitTimeout, fmt.Sprintf("%d reads waiting for a round", reads), func() bool {
+		_, waiting := leader.ReadRoundStats()
+		return waiting == reads
+	})
+	before, _ := leader.ReadRoundStats()
+	close(release)
+	for range reads {
+		if err := <-errs; err != nil {
+			t.Fatalf("LinearizableRead: %v", err)
+		}
+	}
+	if after, _ := leader.ReadRoundStats(); after-before != 1 {
+		t.Fatalf("%d reads took %d leadership rounds, want 1", reads, after-before)
+	}
+}
