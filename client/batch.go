@@ -115,6 +115,7 @@ func (b *batcher) invokeBatched(ctx context.Context, method string, args, reply 
 		return nil
 	case <-ctx.Done():
 		st.forget(call.id)
+		st.cancelCall(call.id)
 		return grpcstatus.FromContextError(ctx.Err()).Err()
 	}
 }
@@ -185,7 +186,7 @@ func (b *batcher) open(done chan struct{}) {
 	if !ok || p.Addr == nil {
 		p = &peer.Peer{Addr: memberAddr(b.cc.Target())}
 	}
-	st := &batchStream{b: b, s: s, cancel: cancel, peer: *p, queue: make(chan *batchCall, callQueue), dead: make(chan struct{}), pending: make(map[uint64]*batchCall)}
+	st := &batchStream{b: b, s: s, cancel: cancel, peer: *p, queue: make(chan *batchCall, callQueue), cancels: make(chan uint64, callQueue), dead: make(chan struct{}), pending: make(map[uint64]*batchCall)}
 	if !b.c.goBackground(st.send) {
 		cancel()
 		b.openErr = ErrClosed
@@ -218,12 +219,13 @@ type batchResult struct {
 
 // batchStream is one open Batch stream and its calls in flight.
 type batchStream struct {
-	b      *batcher
-	s      kvpb.KV_BatchClient
-	cancel context.CancelFunc
-	peer   peer.Peer
-	queue  chan *batchCall
-	dead   chan struct{} // closed by fail
+	b       *batcher
+	s       kvpb.KV_BatchClient
+	cancel  context.CancelFunc
+	peer    peer.Peer
+	queue   chan *batchCall
+	cancels chan uint64   // ids of calls whose callers gave up, for the server to cancel
+	dead    chan struct{} // closed by fail
 
 	mu      sync.Mutex
 	pending map[uint64]*batchCall // guarded by mu
@@ -260,6 +262,17 @@ func (st *batchStream) forget(id uint64) {
 	delete(st.pending, id)
 }
 
+// cancelCall asks the member to cancel call id, as gRPC cancels a unary
+// call whose caller went away, so an abandoned call stops holding the
+// member's resources (its admission slot among them). When the cancel
+// queue is full it is dropped: the call still ends at its deadline.
+func (st *batchStream) cancelCall(id uint64) {
+	select {
+	case st.cancels <- id:
+	default:
+	}
+}
+
 // take removes and returns a pending call, or nil.
 func (st *batchStream) take(id uint64) *batchCall {
 	st.mu.Lock()
@@ -273,15 +286,18 @@ func (st *batchStream) take(id uint64) *batchCall {
 // message, until the stream fails.
 func (st *batchStream) send(ctx context.Context) {
 	for {
-		var call *batchCall
+		msg := &kvpb.BatchRequest{}
+		size := 0
 		select {
-		case call = <-st.queue:
+		case call := <-st.queue:
+			msg.Calls = append(msg.Calls, call.proto())
+			size += len(call.req)
+		case id := <-st.cancels:
+			msg.Cancel = append(msg.Cancel, id)
 		case <-ctx.Done():
 			st.fail(ctx.Err())
 			return
 		}
-		msg := &kvpb.BatchRequest{Calls: []*kvpb.BatchCall{call.proto()}}
-		size := len(call.req)
 		// Let the goroutines that are ready to run first: callers about to
 		// make a call join this message instead of each paying for one.
 		runtime.Gosched()
@@ -293,6 +309,17 @@ func (st *batchStream) send(ctx context.Context) {
 				size += len(more.req)
 			default:
 				break gather
+			}
+		}
+		// Cancels go after the calls: the member handles a message's calls
+		// first, so a call and its cancel may share one.
+	cancels:
+		for len(msg.Cancel) < maxCallBatchCalls {
+			select {
+			case id := <-st.cancels:
+				msg.Cancel = append(msg.Cancel, id)
+			default:
+				break cancels
 			}
 		}
 		if err := st.s.Send(msg); err != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -30,8 +31,10 @@ func (n *fakeNode) Batch(stream kvpb.KV_BatchServer) error {
 		}
 	}
 	var (
-		wg     sync.WaitGroup
-		sendMu sync.Mutex
+		wg       sync.WaitGroup
+		sendMu   sync.Mutex
+		cancelMu sync.Mutex
+		cancels  = make(map[uint64]context.CancelFunc)
 	)
 	defer wg.Wait()
 	for {
@@ -41,15 +44,22 @@ func (n *fakeNode) Batch(stream kvpb.KV_BatchServer) error {
 		}
 		for _, c := range req.GetCalls() {
 			n.batched.Add(1)
+			var (
+				ctx    context.Context
+				cancel context.CancelFunc
+			)
+			if us := c.GetTimeoutUs(); us > 0 {
+				ctx, cancel = context.WithTimeout(stream.Context(), time.Duration(us)*time.Microsecond)
+			} else {
+				ctx, cancel = context.WithCancel(stream.Context())
+			}
+			cancelMu.Lock()
+			cancels[c.GetId()] = cancel
+			cancelMu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx := stream.Context()
-				if us := c.GetTimeoutUs(); us > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
-					defer cancel()
-				}
+				defer cancel()
 				reply := &kvpb.BatchReply{Id: c.GetId()}
 				resp, err := handlers[c.GetMethod()](ctx, func(v any) error { return proto.Unmarshal(c.GetRequest(), v.(proto.Message)) })
 				if err == nil {
@@ -62,6 +72,14 @@ func (n *fakeNode) Batch(stream kvpb.KV_BatchServer) error {
 				defer sendMu.Unlock()
 				_ = stream.Send(&kvpb.BatchResponse{Replies: []*kvpb.BatchReply{reply}})
 			}()
+		}
+		for _, id := range req.GetCancel() {
+			cancelMu.Lock()
+			cancel := cancels[id]
+			cancelMu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
 		}
 	}
 }
@@ -161,5 +179,42 @@ func TestBatch_StreamLossFailsOver(t *testing.T) {
 	ids := append(a.requestIDs("Put"), b.requestIDs("Put")...)
 	if len(ids) != 2 || !proto.Equal(ids[0], ids[1]) {
 		t.Fatalf("request ids of the two attempts = %v, want the same id twice", ids)
+	}
+}
+
+// TestBatch_CallerCancelReachesMember shows that a caller who gives up on a
+// batched call has it cancelled on the member too, as a unary call's
+// cancellation would: the member's handler sees its context end long
+// before the call's own deadline.
+func TestBatch_CallerCancelReachesMember(t *testing.T) {
+	n := startFake(t, "n1")
+	entered, ended := make(chan struct{}), make(chan error, 1)
+	n.script("Get", func(ctx context.Context, _ int) error {
+		close(entered)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return ctx.Err()
+	})
+	c := newTestClient(t, n.addr)
+	ctx, cancel := context.WithTimeout(testCtx(t), time.Minute)
+	defer cancel()
+	callCtx, callCancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Get(callCtx, "k", WithConsistency(Stale))
+		done <- err
+	}()
+	<-entered
+	callCancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled Get = %v, want context.Canceled", err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("member's call context ended with %v, want Canceled", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the member's call was not cancelled")
 	}
 }

@@ -103,8 +103,9 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 	ctx := stream.Context()
 	s.batchCount.streams.Add(1)
 	defer s.batchCount.streams.Add(-1)
-	calls := make(chan *kvpb.BatchCall)
+	calls := make(chan batchWork)
 	recvErr := make(chan error, 1)
+	var inflight batchInflight
 	go func() {
 		for {
 			req, err := stream.Recv()
@@ -115,12 +116,25 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 			s.batchCount.messages.Add(1)
 			s.batchCount.calls.Add(uint64(len(req.GetCalls())))
 			for _, c := range req.GetCalls() {
+				// The call's context is made and registered here, before
+				// the next message is read, so a cancel in it finds the call.
+				w := batchWork{call: c}
+				if us := c.GetTimeoutUs(); us > 0 {
+					w.ctx, w.cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
+				} else {
+					w.ctx, w.cancel = context.WithCancel(ctx)
+				}
+				inflight.add(c.GetId(), w.cancel)
 				select {
-				case calls <- c:
+				case calls <- w:
 				case <-ctx.Done():
+					w.cancel()
 					recvErr <- ctx.Err()
 					return
 				}
+			}
+			for _, id := range req.GetCancel() {
+				inflight.cancel(id)
 			}
 		}
 	}()
@@ -137,17 +151,20 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 loop:
 	for {
 		select {
-		case c := <-calls:
+		case w := <-calls:
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
+				w.cancel()
 				end = ctx.Err()
 				break loop
 			}
 			running.Add(1)
 			s.batchPool.run(func() {
 				defer running.Done()
-				replies <- s.runBatched(ctx, c)
+				r := s.runBatched(w.ctx, w.call)
+				inflight.finish(w.call.GetId())
+				replies <- r
 				<-slots
 			})
 		case err := <-recvErr:
@@ -257,6 +274,51 @@ func sendReplies(stream kvpb.KV_BatchServer, replies <-chan *kvpb.BatchReply) er
 	return failed
 }
 
+// batchWork is one received call with its context, which ends at the
+// call's deadline or when the client cancels it.
+type batchWork struct {
+	call   *kvpb.BatchCall
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// batchInflight maps the ids of a stream's running calls to their cancel
+// functions, for the client's cancels.
+type batchInflight struct {
+	mu sync.Mutex
+	m  map[uint64]context.CancelFunc
+}
+
+func (b *batchInflight) add(id uint64, cancel context.CancelFunc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = make(map[uint64]context.CancelFunc)
+	}
+	b.m[id] = cancel
+}
+
+// cancel cancels call id if it is still running.
+func (b *batchInflight) cancel(id uint64) {
+	b.mu.Lock()
+	cancel := b.m[id]
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// finish forgets call id and releases its context.
+func (b *batchInflight) finish(id uint64) {
+	b.mu.Lock()
+	cancel := b.m[id]
+	delete(b.m, id)
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
 // runBatched handles one call of a Batch stream as its unary method would
 // be handled, and encodes the answer.
 func (s *Server) runBatched(ctx context.Context, c *kvpb.BatchCall) *kvpb.BatchReply {
@@ -266,11 +328,6 @@ func (s *Server) runBatched(ctx context.Context, c *kvpb.BatchCall) *kvpb.BatchR
 		reply.Status = encodeStatus(status.Newf(codes.Unimplemented,
 			"method %q cannot be batched: a Batch stream carries /kv.v1.KV/Get, Put, Delete and CompareAndSwap", c.GetMethod()))
 		return reply
-	}
-	if us := c.GetTimeoutUs(); us > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
-		defer cancel()
 	}
 	decode := func(v any) error {
 		if err := proto.Unmarshal(c.GetRequest(), v.(proto.Message)); err != nil {

@@ -322,3 +322,34 @@ func counterSum(t *testing.T, reg *prometheus.Registry, name string, want map[st
 	}
 	return total
 }
+
+// TestBatch_CancelStopsACall shows that a cancel in a Batch stream ends a
+// running call, as a unary call ends when its client goes away: a stale
+// read waiting for an index the node will not reach for a second is
+// answered CANCELLED at once instead of STALE after the wait.
+func TestBatch_CancelStopsACall(t *testing.T) {
+	c := servertest.StartCluster(t, 3, nil)
+	kv := kvpb.NewKVClient(dial(t, c.Endpoints()[c.Leader(leaderWait)]))
+	ctx := ctxTimeout(t, 30*time.Second)
+	s, err := kv.Batch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := &kvpb.GetRequest{Key: []byte("k"), Read: &kvpb.ReadOptions{Consistency: kvpb.Consistency_STALE, MinIndex: 1 << 40}}
+	if err := s.Send(&kvpb.BatchRequest{Calls: []*kvpb.BatchCall{batchCall(t, 1, kvpb.KV_Get_FullMethodName, waiting)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&kvpb.BatchRequest{Cancel: []uint64{1, 99}}); err != nil { // 99: unknown, ignored
+		t.Fatal(err)
+	}
+	if st := replyStatus(t, collectReplies(t, s, 1)[1]); st.Code() != codes.Canceled {
+		t.Fatalf("cancelled call answered %v, want Canceled", st)
+	}
+	// The stream goes on.
+	if err := s.Send(&kvpb.BatchRequest{Calls: []*kvpb.BatchCall{batchCall(t, 2, kvpb.KV_Put_FullMethodName, &kvpb.PutRequest{Key: []byte("k"), Value: []byte("v")})}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := replyStatus(t, collectReplies(t, s, 1)[2]); st.Code() != codes.OK {
+		t.Fatalf("put after a cancel: %v", st)
+	}
+}

@@ -1908,7 +1908,13 @@ func (x *TransferLeadershipResponse) GetHeader() *ResponseHeader {
 type BatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// calls are handled concurrently, as if each were its own unary call.
-	Calls         []*BatchCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	Calls []*BatchCall `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	// cancel lists ids of earlier calls the client no longer waits for: the
+	// server cancels them as it cancels a unary call whose client went away,
+	// and answers them with CANCELLED if they have not finished. A write
+	// being committed may still be applied. Unknown or finished ids are
+	// ignored.
+	Cancel        []uint64 `protobuf:"varint,2,rep,packed,name=cancel,proto3" json:"cancel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1946,6 +1952,13 @@ func (*BatchRequest) Descriptor() ([]byte, []int) {
 func (x *BatchRequest) GetCalls() []*BatchCall {
 	if x != nil {
 		return x.Calls
+	}
+	return nil
+}
+
+func (x *BatchRequest) GetCancel() []uint64 {
+	if x != nil {
+		return x.Cancel
 	}
 	return nil
 }
@@ -2266,9 +2279,10 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x19TransferLeadershipRequest\x12\x13\n" +
 	"\x05to_id\x18\x01 \x01(\tR\x04toId\"K\n" +
 	"\x1aTransferLeadershipResponse\x12-\n" +
-	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"6\n" +
+	"\x06header\x18\x01 \x01(\v2\x15.kv.v1.ResponseHeaderR\x06header\"N\n" +
 	"\fBatchRequest\x12&\n" +
-	"\x05calls\x18\x01 \x03(\v2\x10.kv.v1.BatchCallR\x05calls\"l\n" +
+	"\x05calls\x18\x01 \x03(\v2\x10.kv.v1.BatchCallR\x05calls\x12\x16\n" +
+	"\x06cancel\x18\x02 \x03(\x04R\x06cancel\"l\n" +
 	"\tBatchCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x18\n" +
