@@ -12,7 +12,9 @@ import (
 // BenchmarkClient_Get measures the client's side of a Get against three
 // fake members on loopback TCP, from 64 goroutines sharing one Client, as
 // each of kvctl bench's connections is shared: stale reads spread over the
-// members by the balancer, linearizable ones go to the leader. Each Get
+// members by the balancer, linearizable ones go to the leader; batched
+// (the default: concurrent calls share a Batch stream per member) and
+// unary (DisableBatching). Each Get
 // runs under its own 5s timeout, as kvctl's --command-timeout puts it.
 // The fake servers run in the same process, so ns/op, cpu-ns/op (the
 // process's CPU time per Get), B/op and allocs/op include their share;
@@ -29,11 +31,23 @@ func BenchmarkClient_Get(b *testing.B) {
 		n.setLeader(nodes[0].addr)
 		n.setMembers(members...)
 	}
-	c, err := New(Config{Endpoints: []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}})
-	if err != nil {
-		b.Fatal(err)
+	for _, mode := range []struct {
+		name    string
+		disable bool
+	}{{"batched", false}, {"unary", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			c, err := New(Config{Endpoints: []string{nodes[0].addr, nodes[1].addr, nodes[2].addr}, DisableBatching: mode.disable})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = c.Close() }()
+			benchmarkGets(b, c)
+		})
 	}
-	defer func() { _ = c.Close() }()
+}
+
+// benchmarkGets runs BenchmarkClient_Get's stale and linearizable reads on c.
+func benchmarkGets(b *testing.B, c *Client) {
 	for _, bc := range []struct {
 		name string
 		c    Consistency
