@@ -136,6 +136,11 @@ func (c *Client) Leader() string {
 func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.connLocked(addr)
+}
+
+// connLocked is conn with c.mu held.
+func (c *Client) connLocked(addr string) (*grpc.ClientConn, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
@@ -176,12 +181,15 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 // batcher, which carries concurrent Get, Put, Delete and CompareAndSwap
 // calls on one Batch stream.
 func (c *Client) caller(addr string) (grpc.ClientConnInterface, error) {
-	cc, err := c.conn(addr)
-	if err != nil || c.cfg.DisableBatching {
-		return cc, err
-	}
-	c.mu.Lock()
+	c.mu.Lock() // once: this runs on every call
 	defer c.mu.Unlock()
+	cc, err := c.connLocked(addr)
+	if err != nil {
+		return nil, err // not a nil *grpc.ClientConn in a non-nil interface
+	}
+	if c.cfg.DisableBatching {
+		return cc, nil
+	}
 	if b, ok := c.batchers[addr]; ok && b.cc == cc {
 		return b, nil
 	}
