@@ -22,6 +22,7 @@ var raftTimers = map[string]struct{ name, help string }{
 	"raft.snapshot.create":    {"raftkv_raft_snapshot_create_seconds", "Time to capture a state machine snapshot (raft.snapshot.create); its count is the number of snapshots taken."},
 	"raft.snapshot.persist":   {"raftkv_raft_snapshot_persist_seconds", "Time to write a snapshot to disk (raft.snapshot.persist)."},
 	"raft.fsm.restore":        {"raftkv_raft_snapshot_restore_seconds", "Time to restore the state machine from a snapshot (raft.fsm.restore)."},
+	"raft.leader.appendWait":  {"raftkv_raft_leader_append_wait_seconds", "Leader only: time the state machine waited for the leader's own log write of entries followers had already made durable (the leader writes its log in parallel with replicating it); counted only when it waited."},
 	"raft.rpc.appendEntries":  {"raftkv_raft_append_entries_rpc_seconds", "Follower only: time to handle an AppendEntries RPC (raft.rpc.appendEntries)."},
 }
 

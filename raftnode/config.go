@@ -63,6 +63,14 @@ type Config struct {
 	// Default LogStoreAuto (the existing format, else LogStoreWAL).
 	LogStore LogStoreKind
 
+	// SerialLeaderAppend makes the leader write and fsync each batch of
+	// entries before it sends them to followers, hashicorp/raft's own
+	// order: a write then waits for two fsyncs in turn, the leader's and a
+	// follower's. Default false: the leader writes in parallel with
+	// replicating, and nothing is applied or acknowledged until its own
+	// copy is on disk too (see parallelLog).
+	SerialLeaderAppend bool
+
 	// Bootstrap forms a new cluster on first start: with InitialCluster as
 	// its voters (which must include this node), or with this node alone if
 	// InitialCluster is empty. On a restart with existing raft state it is

@@ -43,3 +43,10 @@ func (n *Node) ReadRoundStats() (rounds uint64, waiting int) {
 	}
 	return n.rounds.rounds, waiting
 }
+
+// HoldLeaderLogWrites makes the node's writes of queued leader entries
+// wait, each, until release is closed. Test hook.
+func (n *Node) HoldLeaderLogWrites(release <-chan struct{}) {
+	hook := func() { <-release }
+	n.plog.beforeWrite.Store(&hook)
+}

@@ -92,6 +92,9 @@ type fsm struct {
 	log     *slog.Logger
 	applied *appliedIndex
 	onFatal func(index uint64, err error) // called once, from the FSM goroutine; must not block
+	// waitDurable, when not nil, blocks until the entry at index is on
+	// this node's disk, or returns why it never will be (parallelLog).
+	waitDurable func(index uint64) error
 
 	// skipThrough is the state machine's applied index when it was last
 	// (re)loaded; entries at or below it are already in the state machine.
@@ -137,7 +140,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.applied.advance(l.Index)
 		return nil
 	}
-	resp, err := f.sm.Apply(l.Index, l.Data)
+	err := f.durable(l.Index)
+	var resp any
+	if err == nil {
+		resp, err = f.sm.Apply(l.Index, l.Data)
+	}
 	if err != nil {
 		f.failed.Store(true)
 		f.onFatal(l.Index, err)
@@ -181,7 +188,11 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	if len(entries) > 0 {
-		resps, err := bsm.ApplyBatch(entries)
+		err := f.durable(entries[len(entries)-1].Index)
+		var resps []any
+		if err == nil {
+			resps, err = bsm.ApplyBatch(entries)
+		}
 		if err != nil {
 			f.failed.Store(true)
 			f.onFatal(entries[0].Index, err)
@@ -196,6 +207,19 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	f.applied.advance(logs[len(logs)-1].Index)
 	return out
+}
+
+// durable waits until the entry at index is on this node's disk: a leader
+// writes its log in parallel with replicating it, and raft may commit an
+// entry that only followers have written (parallelLog).
+func (f *fsm) durable(index uint64) error {
+	if f.waitDurable == nil {
+		return nil
+	}
+	if err := f.waitDurable(index); err != nil {
+		return fmt.Errorf("raft log entry %d was committed but not written here: %w", index, err)
+	}
+	return nil
 }
 
 // StoreConfiguration implements raft.ConfigurationStore. Configuration is

@@ -27,7 +27,10 @@ type Node struct {
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
 	store *openedLogStore
-	fsm   *fsm
+	// plog queues the leader's entries so it writes them in parallel with
+	// replicating them; nil with Config.SerialLeaderAppend.
+	plog *parallelLog
+	fsm  *fsm
 	// nextCommand is the index of the last log entry advanceOverSkipped
 	// found to be one the state machine sees (0 before any).
 	nextCommand atomic.Uint64
@@ -115,10 +118,18 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		if n.trans != nil {
 			_ = n.trans.Close()
 		}
+		if n.plog != nil {
+			_ = n.plog.Close()
+		}
 		_ = store.Close()
 	}()
-	// Keep recent entries in memory so replication rarely reads bolt.
-	logs, err := raft.NewLogCache(512, store)
+	var logStore raft.LogStore = store
+	if !cfg.SerialLeaderAppend {
+		n.plog = newParallelLog(store)
+		logStore = n.plog
+	}
+	// Keep recent entries in memory so replication rarely reads the disk.
+	logs, err := raft.NewLogCache(512, logStore)
 	if err != nil {
 		return nil, fmt.Errorf("create raft log cache: %w", err)
 	}
@@ -128,6 +139,9 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 	}
 
 	n.fsm = newFSM(sm, logger, n.fatal)
+	if n.plog != nil {
+		n.fsm.waitDurable = n.plog.WaitDurable
+	}
 	hasState, err := raft.HasExistingState(logs, store, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("check raft state: %w", err)
@@ -150,11 +164,18 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		}
 	}
 
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, trans)
+	var rtrans raft.Transport = trans
+	if n.plog != nil {
+		rtrans = cappedTransport{trans, n.plog}
+	}
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, rtrans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
+	if n.plog != nil {
+		n.plog.setLeading(func() bool { return r.State() == raft.Leader })
+	}
 	hcl.setPosition(func() (uint64, uint64) { return r.CurrentTerm(), r.CommitIndex() })
 	started = true
 	n.startLeadership()
@@ -289,6 +310,11 @@ func (n *Node) close() error {
 	n.trans.CloseStreams()
 	if err := n.trans.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close raft transport: %w", err))
+	}
+	if n.plog != nil {
+		if err := n.plog.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("write queued raft log entries: %w", err))
+		}
 	}
 	if err := n.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close raft log store: %w", err))

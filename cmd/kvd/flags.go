@@ -51,6 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (server.Config, *slog.Logger, e
 	fs.Uint64Var(&cfg.Raft.SnapshotThreshold, "snapshot-threshold", cfg.Raft.SnapshotThreshold, "log entries between snapshots")
 	fs.DurationVar(&cfg.Raft.SnapshotInterval, "snapshot-interval", cfg.Raft.SnapshotInterval, "how often to check whether to snapshot")
 	logStore := fs.String("raft-log-store", "auto", "raft log format of a new data dir: wal (one fsync per append) or boltdb; auto keeps an existing dir's format, else wal")
+	fs.BoolVar(&cfg.Raft.SerialLeaderAppend, "raft-serial-append", false, "the leader fsyncs its log before replicating it, so a write waits for two fsyncs in turn (default: in parallel; nothing is applied or acknowledged before the leader's own copy is on disk)")
 	fs.BoolVar(&cfg.SyncStateMachine, "sync-state-machine", false, "fsync every state machine commit (default: the raft log is fsynced, and after an OS crash the state machine is rebuilt from the latest snapshot and the log)")
 	fs.StringVar(&cfg.BootIDPath, "boot-id-file", store.DefaultBootIDPath, "file holding the OS boot id, which tells a reboot from a process restart")
 	addTLSFlags(fs, &cfg)

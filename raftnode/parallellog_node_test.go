@@ -1,0 +1,108 @@
+package raftnode_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/raftnode/raftnodetest"
+)
+
+// TestNode_LeaderWritesItsLogInParallel holds the leader's own log write
+// and shows that the entry still reaches the followers' disks and raft's
+// commit index, but that no node applies it, no follower is told it is
+// committed, and the write is not acknowledged, until the leader's copy is
+// on disk too.
+func TestNode_LeaderWritesItsLogInParallel(t *testing.T) {
+	c := raftnodetest.StartCluster(t, 3)
+	li := c.WaitLeader(waitTimeout)
+	leader := c.Node(li)
+	// Wait for the leader's barrier of its term (a linearizable read waits
+	// for it), so that the entries below are the only ones in flight.
+	if err := leader.LinearizableRead(ctxTimeout(t, waitTimeout)); err != nil {
+		t.Fatalf("LinearizableRead: %v", err)
+	}
+	release := make(chan struct{})
+	leader.HoldLeaderLogWrites(release)
+	var releaseOnce sync.Once
+	releaseWrites := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseWrites) // before the nodes close, which write what is queued
+
+	applyIn := func(key string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := leader.Apply(ctxTimeout(t, waitTimeout), raftnodetest.SetCmd(key, "v"))
+			done <- err
+		}()
+		return done
+	}
+	stored := func(index uint64) func() bool {
+		return func() bool {
+			for _, fi := range c.Followers(li) {
+				if c.Node(fi).Status().LastLogIndex < index {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	before := leader.Status().LastLogIndex
+	first := applyIn("k1")
+	idx := before + 1
+	raftnodetest.WaitFor(t, waitTimeout, "both followers to store the entry the leader has not written",
+		stored(idx))
+	raftnodetest.WaitFor(t, waitTimeout, "raft to count the entry committed", func() bool {
+		return leader.Status().CommitIndex >= idx
+	})
+	// Replicating a second entry sends the followers a commit index that
+	// raft already had at idx; they must not be told about idx.
+	second := applyIn("k2")
+	raftnodetest.WaitFor(t, waitTimeout, "both followers to store the second entry", stored(idx+1))
+
+	for i, m := range c.Members {
+		st := m.Node.Status()
+		if _, ok := m.SM.Get("k1"); ok || st.AppliedIndex >= idx {
+			t.Errorf("node %d applied entry %d (applied index %d) before the leader wrote it", i, idx, st.AppliedIndex)
+		}
+		if i != li && st.CommitIndex >= idx {
+			t.Errorf("follower %d was told entry %d is committed (commit index %d) before the leader wrote it", i, idx, st.CommitIndex)
+		}
+	}
+	select {
+	case err := <-first:
+		t.Fatalf("write acknowledged (err %v) before the leader's copy was on disk", err)
+	default:
+	}
+
+	releaseWrites()
+	for _, done := range []<-chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatalf("Apply after the leader's write: %v", err)
+		}
+	}
+	for _, m := range c.Members {
+		raftnodetest.WaitFor(t, waitTimeout, "every node to apply both entries", func() bool {
+			_, ok1 := m.SM.Get("k1")
+			_, ok2 := m.SM.Get("k2")
+			return ok1 && ok2
+		})
+	}
+}
+
+// TestNode_SerialLeaderAppend runs a cluster in hashicorp/raft's own
+// order (the leader writes before it replicates) and checks writes still
+// commit everywhere.
+func TestNode_SerialLeaderAppend(t *testing.T) {
+	c := raftnodetest.StartCluster(t, 3, func(cfg *raftnode.Config) { cfg.SerialLeaderAppend = true })
+	leader := c.Node(c.WaitLeader(waitTimeout))
+	if _, err := leader.Apply(ctxTimeout(t, waitTimeout), raftnodetest.SetCmd("k", "v")); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	for _, m := range c.Members {
+		raftnodetest.WaitFor(t, waitTimeout, "every node to apply the write", func() bool {
+			_, ok := m.SM.Get("k")
+			return ok
+		})
+	}
+}
