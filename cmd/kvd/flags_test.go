@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,7 @@ func TestParseFlags(t *testing.T) {
 		{"bad log format", append(valid, "--log-format", "xml"), "--log-format"},
 		{"stray argument", append(valid, "extra"), "unexpected arguments"},
 		{"unknown flag", append(valid, "--nope"), "nope"},
+		{"negative gc percent", append(valid, "--gc-percent", "-5"), "--gc-percent must be positive"},
 		{"valid client TLS", append(valid, "--cert-file", "c.pem", "--key-file", "k.pem"), ""},
 		{"valid client cert auth and peer TLS", append(valid, "--cert-file", "c.pem", "--key-file", "k.pem", "--trusted-ca-file", "ca.pem", "--client-cert-auth",
 			"--peer-cert-file", "c.pem", "--peer-key-file", "k.pem", "--peer-trusted-ca-file", "ca.pem"), ""},
@@ -45,12 +47,12 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, logger, err := parseFlags(tt.args, io.Discard)
+			cfg, proc, err := parseFlags(tt.args, io.Discard)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("parseFlags: %v", err)
 				}
-				if cfg.NodeID != "n1" || logger == nil {
+				if cfg.NodeID != "n1" || proc.logger == nil {
 					t.Fatalf("cfg = %+v", cfg)
 				}
 				return
@@ -65,5 +67,40 @@ func TestParseFlags(t *testing.T) {
 	}
 	if _, _, err := parseFlags([]string{"--help"}, io.Discard); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
+	}
+}
+
+// TestParseFlags_GCPercent checks where the Go GC target comes from: the
+// flag, else GOGC (left to the runtime), else kvd's default.
+func TestParseFlags_GCPercent(t *testing.T) {
+	valid := []string{"--node-id", "n1", "--data-dir", "/tmp/x"}
+	for _, tt := range []struct {
+		name string
+		gogc string // "" = unset
+		args []string
+		want int
+	}{
+		{"default", "", valid, defaultGCPercent},
+		{"GOGC set", "150", valid, 0},
+		{"flag", "", append(valid, "--gc-percent", "120"), 120},
+		{"flag over GOGC", "150", append(valid, "--gc-percent", "120"), 120},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.gogc == "" {
+				t.Setenv("GOGC", "") // restored after the test
+				if err := os.Unsetenv("GOGC"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				t.Setenv("GOGC", tt.gogc)
+			}
+			_, proc, err := parseFlags(tt.args, io.Discard)
+			if err != nil {
+				t.Fatalf("parseFlags: %v", err)
+			}
+			if proc.gcPercent != tt.want {
+				t.Fatalf("gcPercent = %d, want %d", proc.gcPercent, tt.want)
+			}
+		})
 	}
 }

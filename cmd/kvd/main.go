@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/raftkv/raftkv/metrics"
@@ -49,9 +50,13 @@ func main() {
 // metrics go to a registry of its own, together with raftMetrics (raft's
 // telemetry) when it is not nil.
 func run(ctx context.Context, args []string, stderr io.Writer, raftMetrics *metrics.RaftSink) error {
-	cfg, logger, err := parseFlags(args, stderr)
+	cfg, proc, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	logger := proc.logger
+	if proc.gcPercent > 0 {
+		debug.SetGCPercent(proc.gcPercent)
 	}
 	cfg.Registry = metrics.NewRegistry()
 	cfg.RaftMetrics = raftMetrics
