@@ -205,6 +205,11 @@ func (p *parallelLog) WaitDurable(index uint64) error {
 		return nil
 	}
 	defer gometrics.MeasureSince(leaderAppendWaitMetricKey, time.Now())
+	return p.writtenThrough(index)
+}
+
+// writtenThrough waits until every entry up to index is on disk.
+func (p *parallelLog) writtenThrough(index uint64) error {
 	return p.waitWritten(func() bool { return len(p.queued) == 0 || index < p.queued[0].Index })
 }
 
@@ -271,13 +276,14 @@ func (p *parallelLog) LastIndex() (uint64, error) {
 	return p.LogStore.LastIndex()
 }
 
-// DeleteRange implements raft.LogStore. Removing a suffix (a follower's
-// conflicting entries, or the whole log under a snapshot) waits for the
-// queue to drain, as only raft's main goroutine does that; removing a
-// prefix (compaction, on the snapshot goroutine) need not.
+// DeleteRange implements raft.LogStore. It first waits for the queued
+// entries it covers to be written: removing a suffix (a follower's
+// conflicting entries, or the whole log under a snapshot) covers them all;
+// compaction, on the snapshot goroutine, removes a prefix of applied, so
+// written, entries and need not wait.
 func (p *parallelLog) DeleteRange(lo, hi uint64) error {
 	if first := p.firstQueued.Load(); first != 0 && hi >= first {
-		if err := p.drain(); err != nil {
+		if err := p.writtenThrough(hi); err != nil {
 			return err
 		}
 	}
