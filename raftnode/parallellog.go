@@ -176,7 +176,9 @@ func (p *parallelLog) writer() {
 				p.err = fmt.Errorf("write raft log entries %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
 			} else {
 				// Only StoreLogs appends to queued (never reslicing its
-				// head), so batch is still its prefix.
+				// head), so batch is still its prefix. Drop the written
+				// entries from the backing array so they can be freed.
+				clear(p.queued[:len(batch)])
 				p.queued = p.queued[len(batch):]
 				if len(p.queued) == 0 {
 					p.queued = nil
