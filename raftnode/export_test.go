@@ -47,6 +47,13 @@ func (n *Node) ReadRoundStats() (rounds uint64, waiting int) {
 // HoldLeaderLogWrites makes the node's writes of queued leader entries
 // wait, each, until release is closed. Test hook.
 func (n *Node) HoldLeaderLogWrites(release <-chan struct{}) {
-	hook := func() { <-release }
+	hook := func() error { <-release; return nil }
+	n.plog.beforeWrite.Store(&hook)
+}
+
+// FailLeaderLogWrites makes the node's writes of queued leader entries
+// fail with err instead of writing. Test hook.
+func (n *Node) FailLeaderLogWrites(err error) {
+	hook := func() error { return err }
 	n.plog.beforeWrite.Store(&hook)
 }

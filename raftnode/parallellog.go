@@ -59,8 +59,9 @@ type parallelLog struct {
 	done    chan struct{} // closed when the writer has exited
 
 	// beforeWrite, when set, runs in the writer before each write of
-	// queued entries (a test hook: HoldLeaderLogWrites).
-	beforeWrite atomic.Pointer[func()]
+	// queued entries; an error it returns fails the write (test hooks:
+	// HoldLeaderLogWrites, FailLeaderLogWrites).
+	beforeWrite atomic.Pointer[func() error]
 
 	// firstQueued is queued[0].Index, or 0 when nothing is queued: every
 	// entry below it (every entry, when 0) is on disk. Read without mu by
@@ -164,12 +165,15 @@ func (p *parallelLog) writer() {
 			}
 			p.mu.Unlock()
 
+			var err error
 			if hook := p.beforeWrite.Load(); hook != nil {
-				(*hook)()
+				err = (*hook)()
 			}
-			p.writeMu.Lock()
-			err := p.LogStore.StoreLogs(batch)
-			p.writeMu.Unlock()
+			if err == nil {
+				p.writeMu.Lock()
+				err = p.LogStore.StoreLogs(batch)
+				p.writeMu.Unlock()
+			}
 
 			p.mu.Lock()
 			if err != nil {

@@ -1,6 +1,7 @@
 package raftnode_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 
@@ -104,5 +105,39 @@ func TestNode_SerialLeaderAppend(t *testing.T) {
 			_, ok := m.SM.Get("k")
 			return ok
 		})
+	}
+}
+
+// TestNode_FailedLeaderLogWriteStopsTheLeader fails the leader's own log
+// write: the leader must not apply or acknowledge the entry, must stop as
+// for a failed apply, and the rest of the cluster must carry on.
+func TestNode_FailedLeaderLogWriteStopsTheLeader(t *testing.T) {
+	c := raftnodetest.StartCluster(t, 3)
+	li := c.WaitLeader(waitTimeout)
+	leader := c.Node(li)
+	if err := leader.LinearizableRead(ctxTimeout(t, waitTimeout)); err != nil {
+		t.Fatalf("LinearizableRead: %v", err)
+	}
+	errDisk := errors.New("injected disk failure")
+	leader.FailLeaderLogWrites(errDisk)
+
+	_, err := leader.Apply(ctxTimeout(t, waitTimeout), raftnodetest.SetCmd("k1", "v"))
+	if !errors.Is(err, raftnode.ErrOutcomeUnknown) || !errors.Is(err, raftnode.ErrShutdown) {
+		t.Fatalf("Apply whose leader write failed: err = %v, want ErrOutcomeUnknown and ErrShutdown", err)
+	}
+	raftnodetest.WaitFor(t, waitTimeout, "the leader to shut down", func() bool {
+		return leader.Status().Role == "shutdown"
+	})
+	if _, ok := c.Members[li].SM.Get("k1"); ok {
+		t.Error("the leader applied an entry it failed to write")
+	}
+	if err := leader.Close(); !errors.Is(err, errDisk) {
+		t.Errorf("Close = %v, want the write error", err)
+	}
+	c.Members[li].Node = nil // closed above
+
+	next := c.Node(c.WaitLeader(waitTimeout))
+	if _, err := next.Apply(ctxTimeout(t, waitTimeout), raftnodetest.SetCmd("k2", "v")); err != nil {
+		t.Fatalf("Apply on the new leader: %v", err)
 	}
 }
