@@ -158,20 +158,23 @@ func BenchmarkGetAt(b *testing.B) {
 	})
 }
 
-// BenchmarkApplyBatchRandom measures Puts to random keys among 100k, 16 to
-// a transaction as raft hands them over under load, with commits not
-// fsynced as kvd runs the store (ns/op is per Put): plain, and exactly-once
-// from 8 clients as the Go client sends them.
+// BenchmarkApplyBatchRandom measures Puts to random keys among 100k, with
+// commits not fsynced as kvd runs the store (ns/op is per Put): 16 to a
+// transaction, as raft hands them over under put 64/8, and 64; plain, and
+// exactly-once from 8 clients as the Go client sends them.
 func BenchmarkApplyBatchRandom(b *testing.B) {
 	const (
-		batch   = 16
 		keys    = 100_000
 		clients = 8
 	)
-	for _, exactlyOnce := range []bool{false, true} {
-		name := "plain"
+	for _, tc := range []struct {
+		batch       int
+		exactlyOnce bool
+	}{{16, false}, {16, true}, {64, false}, {64, true}} {
+		batch, exactlyOnce := tc.batch, tc.exactlyOnce
+		name := fmt.Sprintf("batch=%d/plain", batch)
 		if exactlyOnce {
-			name = "exactly-once"
+			name = fmt.Sprintf("batch=%d/exactly-once", batch)
 		}
 		b.Run(name, func(b *testing.B) {
 			// Unsynced commits, as kvd runs the store.
