@@ -35,9 +35,11 @@ type StateMachine interface {
 	// authority on what it has persisted.)
 	Apply(index uint64, data []byte) (any, error)
 
-	// AppliedIndex returns the index of the last entry durably applied,
-	// persisted by the state machine itself together with the data it
-	// covers. It is 0 for an empty state machine.
+	// AppliedIndex returns the index of the last entry applied and
+	// visible to reads. The state machine persists it together with the
+	// data it covers, though possibly later (a crash may then lose the
+	// latest entries, which raft replays); Snapshot must persist what it
+	// captures. It is 0 for an empty state machine.
 	AppliedIndex() uint64
 
 	// Snapshot captures a point-in-time view of the state for raft to

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -124,11 +125,16 @@ type Entry struct {
 }
 
 // ApplyBatch applies entries, in order, exactly as that many Apply calls
-// would, but in one bbolt transaction: one fsync for the whole batch
-// instead of one per entry, which is what bounds write throughput. The
-// applied index is written once, as the last applied entry's, in the same
-// transaction. Results align with entries. A returned error is fatal and
-// nothing in the batch was changed (results then carry only indexes).
+// would, but in one bbolt transaction: one commit (and fsync, without
+// NoSync) for the whole batch instead of one per entry. With
+// Options.CommitInterval the transaction stays open for later batches and
+// is committed once for all of them; reads see each batch as soon as
+// ApplyBatch returns either way. The applied index is written once per
+// batch, as the last applied entry's, in the same transaction. Results
+// align with entries. A returned error is fatal and nothing in the batch
+// was changed (results then carry only indexes); if earlier uncommitted
+// batches were lost with it, every later call returns the error too (see
+// DESIGN.md, "Deferred commits").
 func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
@@ -140,6 +146,9 @@ func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 	}
 	if s.closed {
 		return results, ErrClosed
+	}
+	if s.failed != nil {
+		return results, s.failed
 	}
 	applied := s.applied.Load()
 	cmds := make([]*fsmpb.Command, len(entries))
@@ -154,29 +163,53 @@ func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 		}
 		cmds[i] = cmd
 	}
+	if !slices.ContainsFunc(cmds, func(c *fsmpb.Command) bool { return c != nil }) {
+		return results, nil // all replayed: nothing to write
+	}
+	p, err := s.openPending()
+	if err != nil {
+		return results, err
+	}
 	last := applied
 	applyResults := make([]Result, len(entries))
-	err := s.ref.db.Update(func(tx *bolt.Tx) error {
-		fill := newTailFill(tx.Bucket(bucketData))
+	var touched [][]byte // data keys the batch may have written
+	applyCount := 0
+	force := false // the batch wrote what reads take from bbolt alone
+	err = func(tx *bolt.Tx) error {
 		for i, cmd := range cmds {
 			if cmd == nil {
 				continue
 			}
-			fill.observe(cmd)
+			p.fill.observe(cmd)
 			res, err := applyCommand(tx, s.limits, entries[i].Index, cmd)
 			if err != nil {
 				return fmt.Errorf("apply entry %d: %w", entries[i].Index, err)
 			}
 			applyResults[i] = res
 			last = entries[i].Index
+			applyCount++
+			switch {
+			case opOf(cmd) == OpSetNodeMeta:
+				force = true
+			case res.Err == nil && !res.Duplicate:
+				touched = append(touched, keyOf(cmd))
+			}
 		}
-		fill.apply()
 		if last == applied {
 			return nil
 		}
 		return tx.Bucket(bucketMeta).Put(keyAppliedIndex, encodeUint64(last))
-	})
+	}(p.tx)
 	if err != nil {
+		s.abortPending(err)
+		return results, err
+	}
+	if last > applied {
+		p.entries += applyCount
+		p.batches++
+		p.last = last
+	}
+	if err := s.settle(p, touched, force); err != nil {
 		return results, err
 	}
 	s.applied.Store(last)

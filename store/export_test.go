@@ -118,10 +118,26 @@ func Crash(s *Store) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	s.flushTimer.Stop()
+	s.dropPending() // never committed: lost with the process
 	ref := s.ref
 	s.ref = nil
 	_, err := ref.retire()
 	return err
+}
+
+// CommittedIndex returns the applied index of s as committed to its bbolt
+// file, which trails AppliedIndex while applies accumulate uncommitted.
+func CommittedIndex(s *Store) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var index uint64
+	err := s.ref.db.View(func(tx *bolt.Tx) error {
+		var err error
+		index, err = readAppliedIndex(tx)
+		return err
+	})
+	return index, err
 }
 
 // DataLeafFill returns how full the data bucket's leaf pages of s are: the

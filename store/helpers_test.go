@@ -27,7 +27,14 @@ func mustOpen(tb testing.TB) *store.Store {
 // Closing twice is harmless, so a test may also Close it itself.
 func mustOpenAt(tb testing.TB, path string) *store.Store {
 	tb.Helper()
-	s, err := store.Open(path, &store.Options{Logger: testLogger(tb)})
+	return mustOpenWith(tb, path, &store.Options{Logger: testLogger(tb)})
+}
+
+// mustOpenWith opens the store at path with opts and closes it when the
+// test ends.
+func mustOpenWith(tb testing.TB, path string, opts *store.Options) *store.Store {
+	tb.Helper()
+	s, err := store.Open(path, opts)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}

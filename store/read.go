@@ -50,11 +50,8 @@ func (s *Store) GetAt(key []byte) (kv KeyValue, index uint64, err error) {
 	if err := ValidateKey(key); err != nil {
 		return KeyValue{}, 0, err
 	}
-	err = s.view(func(tx *bolt.Tx) error {
-		if index, err = readAppliedIndex(tx); err != nil {
-			return err
-		}
-		v := tx.Bucket(bucketData).Get(key)
+	index, err = s.viewState(func(st stateView) error {
+		v := st.get(key)
 		if v == nil {
 			return ErrNotFound
 		}
@@ -87,29 +84,19 @@ func (s *Store) ListAt(prefix []byte, limit int) (kvs []KeyValue, more bool, ind
 	if limit <= 0 || limit > MaxListLimit {
 		limit = MaxListLimit
 	}
-	err = s.view(func(tx *bolt.Tx) error {
-		if index, err = readAppliedIndex(tx); err != nil {
-			return err
-		}
-		c := tx.Bucket(bucketData).Cursor()
-		var k, v []byte
-		if len(prefix) == 0 {
-			k, v = c.First()
-		} else {
-			k, v = c.Seek(prefix)
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+	index, err = s.viewState(func(st stateView) error {
+		return st.scan(prefix, func(k, v []byte) (bool, error) {
 			if len(kvs) == limit {
 				more = true
-				return nil
+				return false, nil
 			}
 			kv, err := decodeKeyValue(k, v)
 			if err != nil {
-				return err
+				return false, err
 			}
 			kvs = append(kvs, kv)
-		}
-		return nil
+			return true, nil
+		})
 	})
 	if err != nil {
 		return nil, false, 0, err

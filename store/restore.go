@@ -54,6 +54,9 @@ func (s *Store) Restore(r io.Reader) (err error) {
 		return fmt.Errorf("replace database file: %w", err)
 	}
 	renamed = true
+	// The snapshot replaces everything applied, committed or not; the
+	// open write transaction would also keep the old file from closing.
+	s.dropPending()
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		// The rename may not survive a crash; raft then restores or
 		// replays again. Worth a look, not worth failing the restore.

@@ -100,14 +100,21 @@ type Snapshot struct {
 	once     sync.Once
 }
 
-// Snapshot captures the current state. It only opens a read-only
-// transaction, so it returns at once and does not block Apply or reads.
-// The caller must call Release. Returns ErrClosed on a closed store.
+// Snapshot captures the current state. It commits what applies left
+// uncommitted (Options.CommitInterval), then only opens a read-only
+// transaction, so it returns quickly and does not block later Apply calls
+// or reads. The caller must call Release. Returns ErrClosed on a closed
+// store.
 func (s *Store) Snapshot() (*Snapshot, error) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return nil, ErrClosed
+	}
+	if err := s.commitPending(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	tx, err := s.ref.db.Begin(false)
 	if err != nil {
