@@ -14,6 +14,7 @@ import (
 	"github.com/raftkv/raftkv/autopilot"
 	"github.com/raftkv/raftkv/metrics"
 	"github.com/raftkv/raftkv/raftnode"
+	"github.com/raftkv/raftkv/store"
 	"github.com/raftkv/raftkv/tlsconfig"
 )
 
@@ -79,6 +80,17 @@ type Config struct {
 	// the log (store.Options.NoSync), as etcd's backend relies on its WAL.
 	SyncStateMachine bool
 
+	// StateMachineCommitInterval is how long applied entries may wait in
+	// an open bbolt transaction, visible to reads, before it is committed
+	// (store.Options.CommitInterval): one commit then writes each touched
+	// page once for many batches. Entries not yet committed when the
+	// process dies are replayed from the raft log. 0 means
+	// DefaultStateMachineCommitInterval; negative commits every batch.
+	StateMachineCommitInterval time.Duration
+	// StateMachineCommitEntries commits sooner, once this many entries
+	// wait (store.Options.CommitEntries). 0 means store.DefaultCommitEntries.
+	StateMachineCommitEntries int
+
 	// BootIDPath is the file holding the OS boot id, which tells a reboot
 	// (unsynced state machine commits may be lost) from a process restart
 	// (they are not). Empty means store.DefaultBootIDPath.
@@ -125,6 +137,10 @@ type Config struct {
 	PprofEnabled bool
 }
 
+// DefaultStateMachineCommitInterval is Config.StateMachineCommitInterval
+// when it is zero.
+const DefaultStateMachineCommitInterval = 50 * time.Millisecond
+
 // DefaultConfig returns a Config with raft's LAN defaults and no identity.
 func DefaultConfig() Config {
 	return Config{Raft: raftnode.DefaultConfig()}
@@ -133,6 +149,9 @@ func DefaultConfig() Config {
 // Validate reports the first configuration error, before anything starts.
 func (c Config) Validate() error {
 	var errs []error
+	if c.StateMachineCommitEntries < 0 {
+		errs = append(errs, fmt.Errorf("state machine commit entries must not be negative; got %d", c.StateMachineCommitEntries))
+	}
 	if c.NodeID == "" {
 		errs = append(errs, errors.New("node id is required"))
 	}
@@ -221,4 +240,20 @@ func checkHostPort(what, addr string) error {
 		return fmt.Errorf("%s %q: want host:port: %w", what, addr, err)
 	}
 	return nil
+}
+
+// storeOptions returns the options the node's state machine store opens
+// with.
+func (c Config) storeOptions(log *slog.Logger) *store.Options {
+	interval := c.StateMachineCommitInterval
+	switch {
+	case interval == 0:
+		interval = DefaultStateMachineCommitInterval
+	case interval < 0:
+		interval = 0
+	}
+	return &store.Options{
+		Logger: log, NoSync: !c.SyncStateMachine, BootIDPath: c.BootIDPath,
+		CommitInterval: interval, CommitEntries: c.StateMachineCommitEntries,
+	}
 }

@@ -30,6 +30,7 @@ func (s *Server) newMonitoring() (*monitoring, error) {
 		followerLag{s},
 		admissionGauges{s},
 		batchCounters{s},
+		storeCommits{s},
 		metrics.NewNodeCollector(s.node, metrics.Files{
 			StorePath:   s.st.Path(),
 			RaftLogPath: s.node.LogStorePath(),

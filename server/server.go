@@ -88,9 +88,7 @@ func Start(cfg Config) (s *Server, err error) {
 			return nil, fmt.Errorf("listen http: %w", err)
 		}
 	}
-	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "store.db"), &store.Options{
-		Logger: log, NoSync: !cfg.SyncStateMachine, BootIDPath: cfg.BootIDPath,
-	}); err != nil {
+	if s.st, err = store.Open(filepath.Join(cfg.DataDir, "store.db"), cfg.storeOptions(log)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	rc := cfg.raftConfig()
