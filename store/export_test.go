@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -152,4 +153,18 @@ func DataLeafFill(s *Store) (float64, error) {
 		return 0, err
 	}
 	return float64(st.LeafInuse) / float64(st.LeafAlloc), nil
+}
+
+// CorruptSession overwrites the exactly-once session of client cid in s's
+// file with bytes that do not decode, so that the next request from cid
+// fails inside the write transaction. Nothing may be uncommitted.
+func CorruptSession(s *Store, cid []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.pending != nil {
+		return errors.New("CorruptSession: the store has uncommitted entries; Flush first")
+	}
+	return s.ref.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Put(cid, []byte{0xff, 0xff})
+	})
 }

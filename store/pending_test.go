@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -396,5 +398,67 @@ func TestStore_DeferredReadsAreSnapshots(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestStore_DeferredApplyFailure makes a batch fail inside the write
+// transaction (a session record that does not decode). Alone in its
+// transaction, it changes nothing and the store goes on. After an earlier
+// uncommitted batch, that batch is rolled back with it: reads keep showing
+// it (it was acknowledged; raft replays it after a restart), and the store
+// refuses every later batch with the error, which Close reports too.
+func TestStore_DeferredApplyFailure(t *testing.T) {
+	once := func(client string, seq uint64, key string) []byte {
+		t.Helper()
+		b, err := store.PutCommand([]byte(key), []byte("v"), store.WithRequestID(store.RequestID{ClientID: []byte(client), Seq: seq, MinUnackedSeq: seq}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	path := filepath.Join(t.TempDir(), "kv.db")
+	s, err := store.Open(path, &store.Options{Logger: testLogger(t), CommitInterval: time.Hour, CommitEntries: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, s, 1, once("bad", 1, "a"))
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CorruptSession(s, []byte("bad")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Alone in a fresh transaction: an error, nothing changed, not sticky.
+	if _, err := s.Apply(2, once("bad", 2, "b")); err == nil {
+		t.Fatal("apply with a corrupt session succeeded")
+	}
+	if _, err := s.Get([]byte("b")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get b after the failed apply: %v, want ErrNotFound", err)
+	}
+	mustApply(t, s, 2, putCmd(t, "c", "1"))
+
+	// After an uncommitted batch: that batch is lost from the file too.
+	if _, err := s.Apply(3, once("bad", 2, "d")); err == nil {
+		t.Fatal("apply with a corrupt session succeeded")
+	}
+	if kv, err := s.Get([]byte("c")); err != nil || string(kv.Value) != "1" {
+		t.Fatalf("get c = %+v, %v; the acknowledged entry must stay readable", kv, err)
+	}
+	if got := s.AppliedIndex(); got != 2 {
+		t.Fatalf("applied index %d, want 2", got)
+	}
+	_, err = s.Apply(3, putCmd(t, "e", "1"))
+	if err == nil || !strings.Contains(err.Error(), "rolled back entries up to 2") {
+		t.Fatalf("apply after a rolled-back batch: %v, want the sticky failure", err)
+	}
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("Close = %v, want the sticky failure", err)
+	}
+	// Reopened, the file holds what was committed: index 1. Raft replays
+	// from there.
+	s = mustOpenAt(t, path)
+	if got := s.AppliedIndex(); got != 1 {
+		t.Fatalf("applied index after reopening %d, want 1", got)
 	}
 }
