@@ -195,20 +195,15 @@ func (s *Store) ApplyBatch(entries []Entry) ([]Result, error) {
 				touched = append(touched, keyOf(cmd))
 			}
 		}
-		if last == applied {
-			return nil
-		}
 		return tx.Bucket(bucketMeta).Put(keyAppliedIndex, encodeUint64(last))
 	}(p.tx)
 	if err != nil {
 		s.abortPending(err)
 		return results, err
 	}
-	if last > applied {
-		p.entries += applyCount
-		p.batches++
-		p.last = last
-	}
+	p.entries += applyCount
+	p.batches++
+	p.last = last
 	if err := s.settle(p, touched, force); err != nil {
 		return results, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,8 +58,9 @@ func (o *overlay) lookup(key []byte) (v []byte, found bool) {
 // The caller holds mu shared.
 func (o *overlay) withPrefix(prefix []byte) []string {
 	var keys []string
+	p := string(prefix)
 	for k := range o.vals {
-		if bytes.HasPrefix([]byte(k), prefix) {
+		if strings.HasPrefix(k, p) {
 			keys = append(keys, k)
 		}
 	}
@@ -135,7 +137,7 @@ func (s *Store) settle(p *pendingCommit, touched [][]byte, force bool) error {
 	}
 	s.ov.mu.Unlock()
 	if due {
-		return s.commitPending()
+		return s.commit(1)
 	}
 	s.uncommitted.Store(int64(p.entries))
 	if !s.flushArmed {
@@ -146,9 +148,17 @@ func (s *Store) settle(p *pendingCommit, touched [][]byte, force bool) error {
 }
 
 // commitPending commits the accumulating transaction, if any, and clears
-// the overlay it was visible through. A failure is sticky (see failed). The
-// caller holds applyMu and mu shared, or mu exclusively.
-func (s *Store) commitPending() error {
+// the overlay it was visible through. The caller holds applyMu and mu
+// shared, or mu exclusively.
+func (s *Store) commitPending() error { return s.commit(0) }
+
+// commit is commitPending for a caller whose own ApplyBatch, the last
+// unreported of the transaction's batches, has not returned yet. If the
+// commit fails, bbolt rolls back every batch in it; when that includes
+// batches already reported applied (and visible), the failure is sticky
+// (see failed): the overlay keeps serving them, and nothing more is
+// applied.
+func (s *Store) commit(unreported int) error {
 	p := s.pending
 	if p == nil {
 		return s.failed
@@ -158,9 +168,7 @@ func (s *Store) commitPending() error {
 	s.uncommitted.Store(0)
 	if err := p.tx.Commit(); err != nil {
 		err = fmt.Errorf("commit entries up to %d: %w", p.last, err)
-		if len(s.ov.vals) > 0 {
-			// bbolt rolled back entries that reads already see: the
-			// overlay keeps serving them, and nothing more is applied.
+		if p.batches > unreported {
 			s.failed = err
 		}
 		return err
