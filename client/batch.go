@@ -63,7 +63,7 @@ type batcher struct {
 	mu          sync.Mutex
 	cur         *batchStream  // the open stream; nil when none
 	opening     chan struct{} // closed when the open in progress ends; nil when none
-	openErr     error         // the last open's failure
+	openErr     error         // the last open's failure, or how the last opened stream ended
 	unsupported bool          // the member answered Batch with Unimplemented
 }
 
@@ -161,6 +161,11 @@ func (b *batcher) stream(ctx context.Context) (*batchStream, error) {
 	}
 	if b.unsupported {
 		return nil, errBatchUnsupported
+	}
+	if b.openErr == nil {
+		// Not reachable while fail records every ended stream's error;
+		// never hand out a nil stream.
+		return nil, grpcstatus.Error(codes.Unavailable, "batch stream ended as it opened")
 	}
 	return nil, b.openErr
 }
@@ -396,6 +401,9 @@ func (st *batchStream) fail(err error) {
 	b.mu.Lock()
 	if b.cur == st {
 		b.cur = nil
+		// A caller that waited for this stream to open and finds it gone
+		// gets this failure (stream), before the call was sent.
+		b.openErr = final
 	}
 	if errors.Is(final, errBatchUnsupported) {
 		b.unsupported = true
