@@ -73,6 +73,9 @@ type CommitStats struct {
 	// Commits is how many write transactions the store has committed
 	// since Open.
 	Commits uint64
+	// CommitTime is the time spent in those commits, during which no
+	// entry can be applied.
+	CommitTime time.Duration
 	// UncommittedEntries is how many applied entries wait, visible to
 	// reads, for the next commit (Options.CommitInterval).
 	UncommittedEntries int
@@ -81,7 +84,11 @@ type CommitStats struct {
 // CommitStats returns the store's commit counters. It never blocks on
 // an apply or a commit.
 func (s *Store) CommitStats() CommitStats {
-	return CommitStats{Commits: s.commits.Load(), UncommittedEntries: int(s.uncommitted.Load())}
+	return CommitStats{
+		Commits:            s.commits.Load(),
+		CommitTime:         time.Duration(s.commitNanos.Load()),
+		UncommittedEntries: int(s.uncommitted.Load()),
+	}
 }
 
 // openPending returns the accumulating transaction, beginning one if
@@ -166,7 +173,10 @@ func (s *Store) commit(unreported int) error {
 	s.pending = nil
 	p.fill.apply()
 	s.uncommitted.Store(0)
-	if err := p.tx.Commit(); err != nil {
+	start := time.Now()
+	err := p.tx.Commit()
+	s.commitNanos.Add(uint64(time.Since(start)))
+	if err != nil {
 		err = fmt.Errorf("commit entries up to %d: %w", p.last, err)
 		if p.batches > unreported {
 			s.failed = err

@@ -159,9 +159,11 @@ type Store struct {
 	// (under applyMu) says it is set.
 	flushTimer *time.Timer
 	flushArmed bool
-	// commits counts committed write transactions; uncommitted mirrors
-	// pending's entry count (CommitStats).
+	// commits counts committed write transactions and commitNanos the
+	// time they took; uncommitted mirrors pending's entry count
+	// (CommitStats).
 	commits     atomic.Uint64
+	commitNanos atomic.Uint64
 	uncommitted atomic.Int64
 	// failed is set, under applyMu, when entries already applied and
 	// visible could not be committed; every later apply returns it.
