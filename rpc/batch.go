@@ -103,9 +103,20 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 	ctx := stream.Context()
 	s.batchCount.streams.Add(1)
 	defer s.batchCount.streams.Add(-1)
-	calls := make(chan batchWork)
-	recvErr := make(chan error, 1)
-	var inflight batchInflight
+
+	replies := make(chan *kvpb.BatchReply, 64)
+	sent := make(chan error, 1)
+	go func() { sent <- sendReplies(stream, replies) }()
+
+	var (
+		inflight batchInflight
+		running  batchRunning
+		slots    = make(chan struct{}, MaxBatchInflight)
+		stop     = make(chan struct{}) // closed when the stream takes no more calls
+		recvErr  = make(chan error, 1)
+	)
+	// The receiving goroutine hands each call straight to a worker: one
+	// goroutine hand-off per call, not two.
 	go func() {
 		for {
 			req, err := stream.Recv()
@@ -126,12 +137,26 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 				}
 				inflight.add(c.GetId(), w.cancel)
 				select {
-				case calls <- w:
+				case slots <- struct{}{}:
+				case <-stop:
+					w.cancel()
+					return
 				case <-ctx.Done():
 					w.cancel()
 					recvErr <- ctx.Err()
 					return
 				}
+				if !running.add() {
+					w.cancel()
+					return
+				}
+				s.batchPool.run(func() {
+					defer running.done()
+					r := s.runBatched(w.ctx, w.call)
+					inflight.finish(w.call.GetId())
+					replies <- r
+					<-slots
+				})
 			}
 			for _, id := range req.GetCancel() {
 				inflight.cancel(id)
@@ -139,51 +164,54 @@ func (s *Server) Batch(stream kvpb.KV_BatchServer) error {
 		}
 	}()
 
-	replies := make(chan *kvpb.BatchReply, 64)
-	sent := make(chan error, 1)
-	go func() { sent <- sendReplies(stream, replies) }()
-
-	var (
-		running sync.WaitGroup
-		slots   = make(chan struct{}, MaxBatchInflight)
-		end     error
-	)
-loop:
-	for {
-		select {
-		case w := <-calls:
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				w.cancel()
-				end = ctx.Err()
-				break loop
-			}
-			running.Add(1)
-			s.batchPool.run(func() {
-				defer running.Done()
-				r := s.runBatched(w.ctx, w.call)
-				inflight.finish(w.call.GetId())
-				replies <- r
-				<-slots
-			})
-		case err := <-recvErr:
-			if !errors.Is(err, io.EOF) {
-				end = err
-			}
-			break loop
-		case <-s.done:
-			st, _ := toStatus(fmt.Errorf("batch stream: %w", raftnode.ErrShutdown), string(s.node.ID()), s.leaderAddr)
-			end = st
-			break loop
+	var end error
+	select {
+	case err := <-recvErr:
+		if !errors.Is(err, io.EOF) {
+			end = err
 		}
+	case <-s.done:
+		st, _ := toStatus(fmt.Errorf("batch stream: %w", raftnode.ErrShutdown), string(s.node.ID()), s.leaderAddr)
+		end = st
 	}
-	running.Wait()
+	close(stop)
+	running.closeAndWait()
 	close(replies)
 	if err := <-sent; err != nil && end == nil {
 		end = err
 	}
 	return end
+}
+
+// batchRunning counts a stream's running calls and, once the stream has
+// ended, refuses to start more, so that waiting for them cannot race with
+// a call being started.
+type batchRunning struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// add records a call about to start; false once closeAndWait has begun.
+func (r *batchRunning) add() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.wg.Add(1)
+	return true
+}
+
+// done records that a call finished.
+func (r *batchRunning) done() { r.wg.Done() }
+
+// closeAndWait refuses further calls and waits for the running ones.
+func (r *batchRunning) closeAndWait() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.wg.Wait()
 }
 
 // workerPool runs functions on goroutines it keeps, as gRPC's
