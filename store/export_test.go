@@ -168,3 +168,11 @@ func CorruptSession(s *Store, cid []byte) error {
 		return tx.Bucket(bucketSessions).Put(cid, []byte{0xff, 0xff})
 	})
 }
+
+// SetCommitBytes lowers the size of written records at which s commits an
+// accumulating transaction, so that tests reach it with small values.
+func SetCommitBytes(s *Store, n int) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.commitBytes = n
+}

@@ -15,6 +15,14 @@ import (
 // may hold when Options.CommitEntries is zero (see Options.CommitInterval).
 const DefaultCommitEntries = 1000
 
+// maxUncommittedBytes commits an accumulating transaction once the records
+// it wrote add up to this much, whatever its age and entry count: the
+// overlay holds a copy of each, and bbolt its dirty pages. Under client
+// load the raft log's fsyncs bound how much arrives in CommitInterval, but
+// a follower catching up is handed entries as fast as it applies them,
+// and values may be up to MaxValueBytes.
+const maxUncommittedBytes = 64 << 20
+
 // pendingCommit is the bbolt write transaction that applied batches
 // accumulate in between commits when Options.CommitInterval is set. It is
 // touched only under applyMu with mu held shared, or under mu held
@@ -24,6 +32,7 @@ type pendingCommit struct {
 	fill    *tailFill // FillPercent for the commit, from every batch's keys
 	began   time.Time
 	entries int    // entries applied in tx
+	bytes   int    // size of the data records written in tx
 	batches int    // ApplyBatch calls applied in tx
 	last    uint64 // applied index written in tx
 }
@@ -128,17 +137,27 @@ func (s *Store) abortPending(cause error) {
 // something reads take from bbolt alone). The caller holds applyMu and mu
 // shared.
 func (s *Store) settle(p *pendingCommit, touched [][]byte, force bool) error {
+	// touched's records, valid until the transaction ends; not needed
+	// when every batch is committed at once and the overlay stays empty.
+	var recs [][]byte
+	if s.commitInterval > 0 || len(s.ov.vals) > 0 {
+		data := p.tx.Bucket(bucketData)
+		recs = make([][]byte, len(touched))
+		for i, k := range touched {
+			recs[i] = data.Get(k)
+			p.bytes += len(recs[i])
+		}
+	}
 	due := force || s.commitInterval <= 0 || p.entries >= s.commitEntries ||
-		time.Since(p.began) >= s.commitInterval
+		p.bytes >= s.commitBytes || time.Since(p.began) >= s.commitInterval
 	s.ov.mu.Lock()
 	if !due || len(s.ov.vals) > 0 {
 		// Keys from earlier batches are in the overlay and shadow bbolt,
 		// so this batch's must be too, even when committing right away:
 		// a reader between the commit and the clear would otherwise see
 		// an earlier batch's value of a key this one changed.
-		data := p.tx.Bucket(bucketData)
-		for _, k := range touched {
-			s.ov.vals[string(k)] = bytes.Clone(data.Get(k))
+		for i, k := range touched {
+			s.ov.vals[string(k)] = bytes.Clone(recs[i])
 		}
 		s.ov.index = max(s.ov.index, p.last)
 	}

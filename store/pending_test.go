@@ -244,7 +244,8 @@ func TestStore_DeferredCommitsAfterACrashAreReplayed(t *testing.T) {
 }
 
 // TestStore_DeferredCommitTriggers checks when an accumulating transaction
-// is committed: at CommitEntries, by the timer once CommitInterval has
+// is committed: at CommitEntries, at the size bound of the records written,
+// by the timer once CommitInterval has
 // passed with no further apply, at once for node metadata (read from bbolt
 // alone), and by Close.
 func TestStore_DeferredCommitTriggers(t *testing.T) {
@@ -273,6 +274,19 @@ func TestStore_DeferredCommitTriggers(t *testing.T) {
 		st := s.CommitStats()
 		if st.Commits != 1 || st.UncommittedEntries != 0 || st.CommitTime <= 0 {
 			t.Fatalf("CommitStats = %+v, want 1 commit that took some time and nothing uncommitted", st)
+		}
+	})
+	t.Run("bytes", func(t *testing.T) {
+		s := openDeferred(t, filepath.Join(t.TempDir(), "kv.db"), time.Hour, 1<<30)
+		store.SetCommitBytes(s, 1000)
+		value := strings.Repeat("v", 600)
+		mustApply(t, s, 1, putCmd(t, "a", value))
+		if got := committed(s); got != 0 {
+			t.Fatalf("committed %d after 600 bytes of 1000, want 0", got)
+		}
+		mustApply(t, s, 2, putCmd(t, "b", value))
+		if got := committed(s); got != 2 {
+			t.Fatalf("committed %d after 1200 bytes of 1000, want 2", got)
 		}
 	})
 	t.Run("interval", func(t *testing.T) {

@@ -108,7 +108,9 @@ type Options struct {
 
 	// CommitEntries commits the accumulating transaction as soon as it
 	// holds this many entries, whatever its age. 0 means
-	// DefaultCommitEntries. Ignored when CommitInterval is 0.
+	// DefaultCommitEntries. Ignored when CommitInterval is 0. The
+	// transaction is also committed once the records it wrote reach
+	// 64 MiB, which bounds the memory it and the overlay hold.
 	CommitEntries int
 }
 
@@ -150,6 +152,7 @@ type Store struct {
 	// CommitEntries (defaulted). Fixed by Open.
 	commitInterval time.Duration
 	commitEntries  int
+	commitBytes    int // maxUncommittedBytes outside tests
 	// pending is the write transaction applied batches accumulate in; nil
 	// when everything applied is committed. See pendingCommit for its lock.
 	pending *pendingCommit
@@ -255,6 +258,7 @@ func Open(path string, opts *Options) (*Store, error) {
 
 		commitInterval: max(o.CommitInterval, 0),
 		commitEntries:  o.CommitEntries,
+		commitBytes:    maxUncommittedBytes,
 		ov:             overlay{vals: map[string][]byte{}},
 	}
 	if s.commitEntries <= 0 {
