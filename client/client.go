@@ -130,6 +130,14 @@ func (c *Client) Leader() string {
 	return c.leader
 }
 
+// The HTTP/2 flow-control windows of the client's connections, per stream
+// and per connection: the values the node uses (rpc.StreamWindowSize and
+// rpc.ConnWindowSize, which say why they are fixed).
+const (
+	streamWindowSize = 1 << 20
+	connWindowSize   = 4 << 20
+)
+
 // conn returns the connection to addr, creating it on first use. grpc.NewClient
 // does not dial; the connection is made by the first RPC, bounded by
 // DialTimeout.
@@ -157,6 +165,11 @@ func (c *Client) connLocked(addr string) (*grpc.ClientConn, error) {
 	}
 	cc, err := grpc.NewClient(addr, append(opts,
 		grpc.WithUserAgent("raftkv-client"),
+		// Fixed flow-control windows, the same as the node's (see
+		// rpc.StreamWindowSize): without them grpc-go's window estimator
+		// sends a PING per call that waits for its answer.
+		grpc.WithInitialWindowSize(streamWindowSize),
+		grpc.WithInitialConnWindowSize(connWindowSize),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			// Reconnect quickly: a restarted member should be usable again
 			// within a couple of seconds, not after gRPC's default 2 minutes.

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/raftkv/raftkv/internal/h2frames"
 	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
@@ -56,6 +57,8 @@ type fakeNode struct {
 	lastCAS    *kvpb.CompareAndSwapRequest
 	// ids are the request ids of the writes received, per method.
 	ids map[string][]*kvpb.RequestID
+	// lis counts the HTTP/2 PINGs on the node's connections.
+	lis *h2frames.Listener
 	// condFailed makes conditional writes and compare-and-swaps fail their
 	// condition, reporting current (nil: the key does not exist).
 	condFailed bool
@@ -65,12 +68,14 @@ type fakeNode struct {
 // startFake starts a fakeNode that believes itself the leader.
 func startFake(t testing.TB, id string) *fakeNode {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
+	lis := h2frames.Wrap(tcp)
 	n := &fakeNode{
 		id:      id,
+		lis:     lis,
 		addr:    lis.Addr().String(),
 		srv:     grpc.NewServer(),
 		scripts: make(map[string]script),

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/raftkv/raftkv/internal/h2frames"
 	"github.com/raftkv/raftkv/raftnode"
 	"github.com/raftkv/raftkv/store"
 )
@@ -92,6 +93,14 @@ func (f *fakeNode) AppliedIndex() uint64                      { return f.lastInd
 // connection to it. gate, if not nil, holds every Apply until closed.
 func startFake(t testing.TB, cfg Config, gate chan struct{}) (*fakeNode, *grpc.ClientConn) {
 	t.Helper()
+	node, cc, _ := serveFake(t, cfg, gate)
+	return node, cc
+}
+
+// serveFake is startFake that also returns the server's listener, which
+// counts the HTTP/2 PINGs on its connections.
+func serveFake(t testing.TB, cfg Config, gate chan struct{}) (*fakeNode, *grpc.ClientConn, *h2frames.Listener) {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "store.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +114,17 @@ func startFake(t testing.TB, cfg Config, gate chan struct{}) (*fakeNode, *grpc.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
+	conns := bufconn.Listen(1 << 20)
+	lis := h2frames.Wrap(conns)
 	gs := NewGRPCServer(s)
 	go func() { _ = gs.Serve(lis) }()
 	t.Cleanup(func() { gs.Stop(); _ = s.Close() })
 	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return conns.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	return node, cc
+	return node, cc, lis
 }

@@ -57,7 +57,9 @@ func (f *forwarder) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := f.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds))
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds),
+		grpc.WithInitialWindowSize(StreamWindowSize),
+		grpc.WithInitialConnWindowSize(ConnWindowSize))
 	if err != nil {
 		return nil, fmt.Errorf("dial member %s: %w", addr, err)
 	}

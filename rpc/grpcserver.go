@@ -12,15 +12,39 @@ import (
 	"github.com/raftkv/raftkv/proto/kvpb"
 )
 
+// StreamWindowSize and ConnWindowSize are the HTTP/2 flow-control windows
+// (bytes a peer may send before it must wait for the receiver's window
+// update) of the node's gRPC server and of its connections to other
+// members: per stream and per connection. The client library uses the same
+// values.
+//
+// Fixing them turns off grpc-go's dynamic window (BDP estimation), which
+// sends a PING with the first DATA frame that arrives while none is
+// outstanding: with calls that wait for their answer, that is one PING and
+// one PING ack on the wire, and one wake-up of each side's writer, per
+// call. Our messages are small and members sit on a LAN, where a fixed 1
+// MiB window already covers what the estimator would grow to, and the
+// receiver only buffers what its handlers have not read yet (admission
+// control bounds that).
+const (
+	StreamWindowSize = 1 << 20
+	ConnWindowSize   = 4 << 20
+)
+
 // NewGRPCServer returns a grpc.Server with the KV, Cluster, health and
 // reflection services registered and the server's interceptor installed
 // (unaryInterceptor): a default deadline for calls that carry none, the
 // translation of domain errors to statuses, bearer-token auth when a token
 // set is in force (auth.go), request validation (validate.go), and
 // admission control (admission.go), which refuses work beyond the node's
-// in-flight limits before anything is queued.
+// in-flight limits before anything is queued. Its HTTP/2 flow-control
+// windows are fixed (StreamWindowSize, ConnWindowSize).
 func NewGRPCServer(s *Server, opts ...grpc.ServerOption) *grpc.Server {
-	opts = append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryInterceptor)}, opts...)
+	opts = append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.InitialWindowSize(StreamWindowSize),
+		grpc.InitialConnWindowSize(ConnWindowSize),
+	}, opts...)
 	gs := grpc.NewServer(opts...)
 	kvpb.RegisterKVServer(gs, s)
 	kvpb.RegisterClusterServer(gs, s)
