@@ -38,12 +38,13 @@ PORT_BASE=${PORT_BASE:-17500}
 BIN_DIR=${BIN_DIR:-$root/bin}
 PERIOD_US=10000 # a short CFS period: a throttled member waits at most ~7 ms, not ~70
 
-log() { printf '[bench-scaleout %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_NAME=bench-scaleout
+# shellcheck source=benchlib.sh
+. "$root/scripts/benchlib.sh"
 
 ((EUID == 0)) || die "needs root to create cgroups"
 QUOTA_US=$(awk -v c="$MEMBER_CPU" -v p="$PERIOD_US" 'BEGIN {q = int(c * p); if (q < 1000) exit 1; print q}') ||
-  die "MEMBER_CPU=$MEMBER_CPU: want a number of cores of at least 0.01"
+  die "MEMBER_CPU=$MEMBER_CPU: want a number of cores of at least 0.1"
 if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
   CG_ROOT=/sys/fs/cgroup
   grep -qw cpu "$CG_ROOT/cgroup.controllers" || die "cgroup v2 without the cpu controller"
@@ -60,25 +61,12 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-scaleout.XXXXXX")
 RAW=$WORK/raw.tsv # round workload ops_per_sec p99_ms errors cores_n1 cores_n2 cores_n3 leader
 : >"$RAW"
-CLUSTER_UP=""
 CGROUPS=()
-
-cleanup() {
-  local rc=$? cg
-  trap - EXIT INT TERM
-  if [[ -n $CLUSTER_UP ]]; then
-    CLUSTER_DIR=$CLUSTER_UP BIN_DIR=$BIN_DIR PORT_BASE=$PORT_BASE "$root/scripts/cluster.sh" down >/dev/null 2>&1 || true
-  fi
+bench_cleanup_extra() {
+  local cg
   for cg in "${CGROUPS[@]}"; do rmdir "$cg" 2>/dev/null || true; done
-  rm -rf "$WORK"/cluster-*
-  ((rc == 0)) || log "failed (exit $rc); logs in $WORK"
-  exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-json_num() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
+bench_traps
 
 # cpu_ticks PID: the process's utime + stime in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

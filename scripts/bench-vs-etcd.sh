@@ -33,8 +33,9 @@ N_PAR=${N_PAR:-20000}
 PORT_BASE=${PORT_BASE:-17000}
 BIN_DIR=${BIN_DIR:-$root/bin}
 
-log() { printf '[bench-vs-etcd %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+BENCH_NAME=bench-vs-etcd
+# shellcheck source=benchlib.sh
+. "$root/scripts/benchlib.sh"
 
 [[ -f $ETCD_BENCH ]] || die "etcd benchmark script not found at $ETCD_BENCH (set ETCD_BENCH)"
 command -v awk >/dev/null || die "awk not found"
@@ -43,24 +44,7 @@ command -v awk >/dev/null || die "awk not found"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-etcd.XXXXXX")
 RAW=$WORK/raw.tsv # system round workload ops_per_sec p50_ms p99_ms errors
 : >"$RAW"
-CLUSTER_UP=""
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n $CLUSTER_UP ]]; then
-    CLUSTER_DIR=$CLUSTER_UP BIN_DIR=$BIN_DIR PORT_BASE=$PORT_BASE "$root/scripts/cluster.sh" down >/dev/null 2>&1 || true
-  fi
-  rm -rf "$WORK"/cluster-*
-  ((rc == 0)) || log "failed (exit $rc); logs in $WORK"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# json_num FILE FIELD: the first number after "FIELD": in a one-line JSON file.
-json_num() { sed -n "s/.*\"$2\": *\([0-9.eE+-]*\).*/\1/p" "$1" | head -n1; }
+bench_traps
 
 # ours_workload ROUND NAME KVCTL-BENCH-ARGS...
 ours_workload() {
