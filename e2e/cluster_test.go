@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/raftkv/raftkv/client"
+	"github.com/raftkv/raftkv/raftnode/raftnodetest"
 	"github.com/raftkv/raftkv/server/servertest"
 	"github.com/raftkv/raftkv/store"
 )
@@ -145,11 +146,14 @@ func (c *procCluster) dumpLogs() {
 }
 
 // freePortBase picks a base such that base+1..4, base+101..104 and
-// base+201..204 are all free right now.
+// base+201..204 are all free right now, below the kernel's ephemeral port
+// range (raftnodetest.StaticPortRange), so no outgoing connection's source
+// port takes one before the script's nodes bind it.
 func freePortBase(t *testing.T) int {
 	t.Helper()
+	lo, hi := raftnodetest.StaticPortRange()
 	for range 200 {
-		base := 20000 + rand.IntN(300)*100
+		base := lo + rand.IntN((hi-lo-300)/100)*100
 		ok := true
 		var ls []net.Listener
 		// n1..n3, and n4 for tests that add a replica with the script.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -73,26 +72,6 @@ func (g *guardedWriter) close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
-}
-
-// FreeAddrs returns n distinct loopback addresses that were free a moment
-// ago. Use them only where addresses must be known before the nodes start
-// (a multi-node InitialCluster); otherwise bind "127.0.0.1:0".
-func FreeAddrs(t testing.TB, n int) []string {
-	t.Helper()
-	addrs := make([]string, n)
-	ls := make([]net.Listener, n)
-	for i := range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("pick free port: %v", err)
-		}
-		ls[i], addrs[i] = l, l.Addr().String()
-	}
-	for _, l := range ls {
-		_ = l.Close()
-	}
-	return addrs
 }
 
 // WaitFor polls cond every few milliseconds until it is true, failing t with
