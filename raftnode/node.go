@@ -164,11 +164,7 @@ func New(cfg Config, sm StateMachine) (*Node, error) {
 		}
 	}
 
-	var rtrans raft.Transport = trans
-	if n.plog != nil {
-		rtrans = cappedTransport{trans, n.plog}
-	}
-	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, rtrans)
+	r, err := raft.NewRaft(rc, n.fsm, logs, store, snaps, nodeTransport{trans, n.plog})
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}

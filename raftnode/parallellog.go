@@ -320,38 +320,3 @@ func (p *parallelLog) Close() error {
 	<-p.done
 	return err
 }
-
-// cappedTransport tells followers a commit index no higher than what the
-// leader has on disk (parallelLog.DurableCap); see parallelLog.
-type cappedTransport struct {
-	*raft.NetworkTransport
-	log *parallelLog
-}
-
-// AppendEntries implements raft.Transport.
-func (t cappedTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
-	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	args.LeaderCommitIndex = t.log.DurableCap(args.LeaderCommitIndex)
-	return t.NetworkTransport.AppendEntries(id, target, args, resp)
-}
-
-// AppendEntriesPipeline implements raft.Transport.
-func (t cappedTransport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
-	pl, err := t.NetworkTransport.AppendEntriesPipeline(id, target)
-	if err != nil {
-		return nil, err
-	}
-	return cappedPipeline{pl, t.log}, nil
-}
-
-// cappedPipeline is cappedTransport's pipeline.
-type cappedPipeline struct {
-	raft.AppendPipeline
-	log *parallelLog
-}
-
-// AppendEntries implements raft.AppendPipeline.
-func (p cappedPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) (raft.AppendFuture, error) {
-	args.LeaderCommitIndex = p.log.DurableCap(args.LeaderCommitIndex)
-	return p.AppendPipeline.AppendEntries(args, resp)
-}
