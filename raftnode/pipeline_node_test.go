@@ -11,6 +11,24 @@ import (
 	"github.com/raftkv/raftkv/raftnode/raftnodetest"
 )
 
+// startWriters keeps four writers applying commands to the node target
+// returns until the returned stop is called or the test ends. Their errors
+// are expected while nodes restart or hand off; the point is load.
+func startWriters(t *testing.T, target func() *raftnode.Node) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				_, _ = target().Apply(ctx, raftnodetest.SetCmd(fmt.Sprintf("w%d-%d", w, i), "v"))
+			}
+		})
+	}
+	stop = func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
+	return stop
+}
+
 // TestNode_RestartedFollowerCatchesUpUnderLoad restarts a follower again
 // and again while writers keep the leader's pipelines to it busy. Each time
 // the leader's pipeline to it fails mid-stream and safePipeline stops it;
@@ -25,18 +43,7 @@ func TestNode_RestartedFollowerCatchesUpUnderLoad(t *testing.T) {
 	li := c.WaitLeader(waitTimeout)
 	leader := c.Node(li)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	t.Cleanup(cancel)
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil; i++ {
-				// Errors are expected while nodes restart; the point is load.
-				_, _ = leader.Apply(ctx, raftnodetest.SetCmd(fmt.Sprintf("w%d-%d", w, i), "v"))
-			}
-		})
-	}
+	stop := startWriters(t, func() *raftnode.Node { return leader })
 
 	fi := c.Followers(li)[0]
 	for r := range restarts {
@@ -57,8 +64,7 @@ func TestNode_RestartedFollowerCatchesUpUnderLoad(t *testing.T) {
 			return c.Node(fi).Status().LastLogIndex >= target
 		})
 	}
-	cancel()
-	wg.Wait()
+	stop()
 	if li2 := c.WaitLeader(waitTimeout); li2 != li {
 		t.Logf("leadership moved from n%d to n%d during the test", li+1, li2+1)
 	}
@@ -76,18 +82,7 @@ func TestNode_LeaderStopsAfterHandingOffUnderLoad(t *testing.T) {
 	c := raftnodetest.StartCluster(t, 3)
 	var target atomic.Pointer[raftnode.Node] // the node the writers write to
 	target.Store(c.Node(c.WaitLeader(waitTimeout)))
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	t.Cleanup(cancel)
-	for w := range 4 {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil; i++ {
-				// Errors are expected around hand-offs; the point is load.
-				_, _ = target.Load().Apply(ctx, raftnodetest.SetCmd(fmt.Sprintf("w%d-%d", w, i), "v"))
-			}
-		})
-	}
+	startWriters(t, target.Load)
 	for h := range handoffs {
 		li := c.WaitLeader(waitTimeout)
 		old := c.Node(li)

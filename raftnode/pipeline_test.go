@@ -52,28 +52,32 @@ func TestPipeline_FailedAnswerDoesNotDeadlock(t *testing.T) {
 	}
 }
 
-func testFailedAnswer(t *testing.T, answer raft.AppendEntriesResponse) {
-	follower, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
+// openPipeline starts a follower and a leader transport on loopback and
+// opens a pipeline from the leader to the follower as a Node's raft would;
+// all three are closed when the test ends.
+func openPipeline(t *testing.T) (follower, leader *raft.NetworkTransport, pl raft.AppendPipeline) {
+	t.Helper()
+	var err error
+	for _, tr := range []**raft.NetworkTransport{&follower, &leader} {
+		if *tr, err = raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = (*tr).Close() })
+	}
+	trans := nodeTransport{NetworkTransport: leader}
+	if pl, err = trans.AppendEntriesPipeline("f", follower.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
-	defer follower.Close()
+	t.Cleanup(func() { _ = pl.Close() })
+	return follower, leader, pl
+}
+
+func testFailedAnswer(t *testing.T, answer raft.AppendEntriesResponse) {
+	follower, leader, pl := openPipeline(t)
 	answerAll(t, follower, func() *raft.AppendEntriesResponse {
 		a := answer
 		return &a
 	})
-
-	leader, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leader.Close()
-	trans := nodeTransport{NetworkTransport: leader}
-	pl, err := trans.AppendEntriesPipeline("f", follower.LocalAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
 
 	send := func(i uint64) (raft.AppendFuture, error) {
 		req := &raft.AppendEntriesRequest{
@@ -117,21 +121,7 @@ func testFailedAnswer(t *testing.T, answer raft.AppendEntriesResponse) {
 // TestPipeline_ErrorAnswerClosesPipeline: an answer that failed on the
 // wire (the follower's connection went away) also stops the pipeline.
 func TestPipeline_ErrorAnswerClosesPipeline(t *testing.T) {
-	follower, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader, err := raft.NewTCPTransport("127.0.0.1:0", nil, 2, 5*time.Second, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer leader.Close()
-	trans := nodeTransport{NetworkTransport: leader}
-	pl, err := trans.AppendEntriesPipeline("f", follower.LocalAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	follower, _, pl := openPipeline(t)
 	// The follower takes the request and goes away without answering.
 	go func() {
 		<-follower.Consumer()
@@ -150,7 +140,7 @@ func TestPipeline_ErrorAnswerClosesPipeline(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no answer within 15s")
 	}
-	_, err = pl.AppendEntries(&raft.AppendEntriesRequest{Term: 1}, new(raft.AppendEntriesResponse))
+	_, err := pl.AppendEntries(&raft.AppendEntriesRequest{Term: 1}, new(raft.AppendEntriesResponse))
 	if !errors.Is(err, raft.ErrPipelineShutdown) {
 		t.Fatalf("send after a failed answer: %v, want ErrPipelineShutdown", err)
 	}
