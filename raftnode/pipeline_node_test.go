@@ -13,7 +13,7 @@ import (
 // writeTarget is the node the writers apply to. set waits until no write
 // is in flight on the node it replaces, so that node can then be stopped
 // without abandoning a write in raft's queue (raft never answers those,
-// and goleak would report the goroutine waiting for the answer).
+// and the goroutine waiting for the answer would stay behind; main_test.go).
 type writeTarget struct {
 	mu sync.RWMutex
 	n  *raftnode.Node
