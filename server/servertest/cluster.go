@@ -44,8 +44,7 @@ func FastRaft() raftnode.Config {
 func StartCluster(t testing.TB, n int, tweak func(*server.Config)) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, dir: t.TempDir()}
-	// One call, so that no port is handed out twice: ports released by an
-	// earlier call may be returned again by a later one.
+	// Raft and gRPC ports, each reserved until the test ends (FreeAddrs).
 	addrs := FreeAddrs(t, 2*n)
 	raftAddrs, grpcAddrs := addrs[:n], addrs[n:]
 	var initial []raftnode.Server
